@@ -1,0 +1,41 @@
+"""What every command shares: the data directories, loaded on first use,
+and the look-up of queries with the spiflash fallback."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from .boards import Board, BoardsDB
+from .database import Match, PartsDB
+
+
+class App:
+    def __init__(self, parts_dirs: tuple[Path, ...] = (), boards_dirs: tuple[Path, ...] = (), fallback: bool = True):
+        self.parts_dirs = parts_dirs
+        self.boards_dirs = boards_dirs
+        self.fallback = fallback
+
+    @cached_property
+    def parts(self) -> PartsDB:
+        return PartsDB.load(self.parts_dirs)
+
+    @cached_property
+    def boards(self) -> BoardsDB:
+        return BoardsDB.load(self.boards_dirs)
+
+    def board(self, name: str) -> Board:
+        return self.boards.get(name)
+
+    def resolve(self, query: str) -> Match:
+        match = self.parts.resolve(query)
+        if not match.parts and self.fallback:
+            from . import uncurated
+
+            match = uncurated.resolve(match)
+        return match
+
+    def check(self, query: str, board: Board):
+        from .rules import judge
+
+        return judge(self.resolve(query), board)

@@ -1,0 +1,147 @@
+"""Board profiles: what a host needs from its flash, as declarative rules
+that each cite a source.  Loaded from the built-in ``hw/boards/`` and any
+user directories (a user's board overrides a built-in of the same name)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import resources
+from .dbcache import Cache
+from .errors import InputError
+from .parts import Source
+from .units import parse_size
+from .yamlio import Located, load_yaml, validate
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str  # erase, voltage, capacity, address_mode, opcodes, erase_time, power_up_protection, clock
+    params: dict[str, Any]
+    source: Source
+    why: str | None = None
+    where: str | None = None
+
+
+@dataclass
+class Board:
+    name: str
+    title: str
+    rules: list[Rule]
+    sources: dict[str, Source]
+    description: str | None = None
+    spi: dict[str, Any] = field(default_factory=dict)
+    wiring: dict[str, Any] = field(default_factory=dict)
+    test: dict[str, Any] = field(default_factory=dict)
+    where: str | None = None
+
+
+def _sizes(doc: Located, values: list, *keys: Any) -> list[int]:
+    out = []
+    for i, v in enumerate(values):
+        try:
+            out.append(parse_size(v))
+        except ValueError as exc:
+            raise doc.error(str(exc), *keys, i) from None
+    return out
+
+
+def parse_board(doc: Located) -> Board:
+    data = doc.data
+    sources = {
+        key: Source(s["title"], s.get("revision"), s.get("document"), None, doc.where("sources", key))
+        for key, s in data["sources"].items()
+    }
+    rules = []
+    for i, raw in enumerate(data["rules"]):
+        k = ("rules", i)
+        key = raw["source"]
+        if key not in sources:
+            raise doc.error(f"source {key!r} is not one of sources: {', '.join(sources)}", *k, "source")
+        params = {n: v for n, v in raw.items() if n not in ("rule", "source", "why")}
+        kind = raw["rule"]
+        if kind == "erase":
+            params["sizes"] = _sizes(doc, raw["sizes"], *k, "sizes")
+            if "range" in raw:
+                params["range"] = dict(raw["range"])
+        elif kind == "capacity":
+            for bound in ("min", "max"):
+                if bound in raw:
+                    try:
+                        params[bound] = parse_size(raw[bound])
+                    except ValueError as exc:
+                        raise doc.error(str(exc), *k, bound) from None
+        elif kind == "erase_time" and "sizes" in raw:
+            params["sizes"] = _sizes(doc, raw["sizes"], *k, "sizes")
+        elif kind == "opcodes":
+            erase = {}
+            for op, size in (raw.get("erase") or {}).items():
+                try:
+                    code = int(str(op), 16) if str(op).lower().startswith("0x") else int(op)
+                    if not 0 <= code <= 255:
+                        raise ValueError
+                except ValueError:
+                    raise doc.error(f"erase opcode {op!r} is not a byte such as '0x20'", *k, "erase", op) from None
+                try:
+                    erase[code] = parse_size(size)
+                except ValueError as exc:
+                    raise doc.error(str(exc), *k, "erase", op) from None
+            params["erase"] = erase
+            params["commands"] = list(raw.get("commands") or [])
+        rules.append(Rule(kind, params, sources[key], raw.get("why"), doc.where(*k)))
+    return Board(
+        name=data["name"],
+        title=data["title"],
+        rules=rules,
+        sources=sources,
+        description=data.get("description"),
+        spi=data.get("spi") or {},
+        wiring=data.get("wiring") or {},
+        test=data.get("test") or {},
+        where=str(doc.path),
+    )
+
+
+def _load_file(path: Path, schema: Path) -> Board:
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise InputError(f"{path}:1: expected a mapping with name, title, sources and rules")
+    validate(doc, schema)
+    board = parse_board(doc)
+    if board.name != path.stem:
+        raise doc.error(f"name {board.name!r} does not match the file name {path.name!r}", "name")
+    return board
+
+
+class BoardsDB:
+    def __init__(self, boards: dict[str, Board]):
+        self.boards = boards
+
+    @classmethod
+    def load(cls, extra_dirs: tuple[Path, ...] = ()) -> "BoardsDB":
+        schema = resources.boards_dir() / "schema.json"
+        cache = Cache("boards")
+        boards: dict[str, Board] = {}
+        for directory in (resources.boards_dir(), *extra_dirs):
+            if not directory.is_dir():
+                raise InputError(f"{directory}: no such boards directory")
+            for path in sorted(directory.glob("*.yaml")):
+                board = cache.get(path, schema, lambda p=path: _load_file(p, schema))
+                boards[board.name] = board
+        cache.save()
+        return cls(boards)
+
+    def get(self, name: str) -> Board:
+        """A board by name, or by path to a YAML file."""
+        if name.endswith((".yaml", ".yml")):
+            path = Path(name)
+            if not path.is_file():
+                raise InputError(f"{name}: no such board file")
+            return _load_file(path, resources.boards_dir() / "schema.json")
+        try:
+            return self.boards[name]
+        except KeyError:
+            known = ", ".join(sorted(self.boards))
+            raise InputError(f"unknown board {name!r} (known: {known})") from None

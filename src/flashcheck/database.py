@@ -1,0 +1,160 @@
+"""The part database: every curated family, loaded from the built-in
+``parts/`` and any user directories, and the look-up of a query (order
+code, family name or JEDEC ID) against it.
+
+A query resolves to a :class:`Match`: the candidate parts, how they were
+found, the order-code fields decoded, and the configurations the order code
+fixes.  Nothing here guesses: a name that only resembles a known one gives
+no candidates and a list of suggestions.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import resources
+from .dbcache import Cache
+from .errors import InputError
+from .parts import Part, parse_parts_file
+from .yamlio import load_yaml, validate
+
+_HEX_ID = re.compile(r"^(?:0x)?((?:[0-9a-f]{2}){3,})$", re.IGNORECASE)
+# Packing suffixes that distributors and BOM tools append to an order code.
+_PACKING = re.compile(r"(?:[-/#](?:TR|T&R|REEL|TAPE|CT|CUT)|\(TR\))$", re.IGNORECASE)
+
+
+def normalise(code: str) -> str:
+    return re.sub(r"\s+", "", code).upper()
+
+
+@dataclass
+class Match:
+    query: str
+    parts: list[Part]
+    how: str  # "order code", "family name", "JEDEC ID", "spiflash ...", "none"
+    fields: dict[str, str] = field(default_factory=dict)
+    configurations: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    suggestions: list[str] = field(default_factory=list)
+    note: str | None = None  # why the match is weak, if it is
+    ext_id: str | None = None  # extended ID bytes given in the query
+
+
+def _part_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+
+
+class PartsDB:
+    def __init__(self, parts: list[Part]):
+        self.parts = parts
+        self.by_name: dict[str, list[Part]] = {}
+        self.by_id: dict[str, list[Part]] = {}
+        for p in parts:
+            for n in (p.name, *p.aliases):
+                self.by_name.setdefault(normalise(n), []).append(p)
+            for jid in p.jedec_ids:
+                self.by_id.setdefault(jid, []).append(p)
+
+    # -- loading ----------------------------------------------------------
+    @classmethod
+    def load(cls, extra_dirs: tuple[Path, ...] = ()) -> "PartsDB":
+        schema = resources.parts_dir() / "schema.json"
+        cache = Cache("parts")
+        layers: list[list[Part]] = []
+        for directory in (resources.parts_dir(), *extra_dirs):
+            if not directory.is_dir():
+                raise InputError(f"{directory}: no such parts directory")
+            layer: list[Part] = []
+            seen: dict[str, str] = {}
+            for path in _part_files(directory):
+                for part in cache.get(path, schema, lambda p=path: _load_file(p, schema)):
+                    if part.name in seen:
+                        raise InputError(f"{part.source.where}: family {part.name} is already defined at {seen[part.name]}")
+                    seen[part.name] = part.source.where or str(path)
+                    layer.append(part)
+            layers.append(layer)
+        cache.save()
+        merged: dict[str, Part] = {}
+        for layer in layers:  # later layers (user directories) override
+            for part in layer:
+                merged[part.name] = part
+        return cls(list(merged.values()))
+
+    # -- queries ------------------------------------------------------------
+    def resolve(self, query: str) -> Match:
+        q = normalise(query)
+        if not q:
+            raise InputError("empty part query")
+        m = _HEX_ID.match(q)
+        if m:
+            return self._by_jedec(query, m.group(1).lower())
+        found = self._by_order_code(query, q)
+        if found is None:
+            stripped = _PACKING.sub("", q)
+            if stripped != q:
+                found = self._by_order_code(query, stripped)
+        if found is not None:
+            return found
+        parts = self.by_name.get(q, [])
+        if parts:
+            return Match(query, list(parts), "family name")
+        return Match(query, [], "none", suggestions=self.suggest(q))
+
+    def _by_order_code(self, query: str, q: str) -> Match | None:
+        hits: list[tuple[Part, dict[str, str], tuple[str, ...]]] = []
+        for p in self.parts:
+            configs: set[str] = set()
+            fields: dict[str, str] | None = None
+            for oc in p.order_codes:
+                mm = oc.pattern.fullmatch(q)
+                if mm:
+                    fields = {k: v for k, v in mm.groupdict().items() if v}
+                    if oc.configurations:
+                        configs.update(oc.configurations)
+                    else:
+                        configs = set()
+                        break
+            if fields is not None:
+                hits.append((p, fields, tuple(sorted(configs))))
+        if not hits:
+            return None
+        match = Match(query, [h[0] for h in hits], "order code")
+        if len(hits) == 1:
+            match.fields = hits[0][1]
+        for p, _, configs in hits:
+            if configs:
+                match.configurations[p.name] = configs
+        return match
+
+    def _by_jedec(self, query: str, hexid: str) -> Match:
+        base, ext = hexid[:6], hexid[6:]
+        parts = list(self.by_id.get(base, []))
+        if ext:
+            narrowed = [p for p in parts if p.ext_id and (ext.startswith(p.ext_id) or p.ext_id.startswith(ext))]
+            if narrowed:
+                parts = narrowed
+            elif any(p.ext_id for p in parts):
+                # The database tells members apart by ext ID and none matches.
+                parts = [p for p in parts if not p.ext_id]
+        return Match(query, parts, "JEDEC ID", ext_id=ext or None)
+
+    def suggest(self, q: str, count: int = 3) -> list[str]:
+        names = list(self.by_name)
+        prefix = sorted((n for n in names if q.startswith(n) and len(n) >= 5), key=len, reverse=True)
+        close = difflib.get_close_matches(q, names, n=count, cutoff=0.6)
+        out: list[str] = []
+        for n in prefix + close:
+            real = self.by_name[n][0].name
+            if real not in out:
+                out.append(real)
+        return out[:count]
+
+
+def _load_file(path: Path, schema: Path) -> list[Part]:
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise InputError(f"{path}:1: expected a mapping with manufacturer, jedec_manufacturer and families")
+    validate(doc, schema)
+    return parse_parts_file(doc)

@@ -1,0 +1,75 @@
+"""A cache of validated, parsed data files.
+
+Validating YAML against a JSON Schema needs jsonschema, whose import alone
+costs more than the whole offline check may take.  Parsed results are kept
+in one pickle per user, keyed by each file's path, size and modification
+time and by flashcheck's version; a file is validated again only when it
+changes.  Set ``FLASHCHECK_CACHE_DIR`` to move it, or to ``off`` to disable.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from . import __version__
+
+_FORMAT = 1
+
+
+def cache_path(kind: str) -> Path | None:
+    env = os.environ.get("FLASHCHECK_CACHE_DIR")
+    if env == "off":
+        return None
+    if env:
+        base = Path(env)
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flashcheck"
+    return base / f"{kind}-{__version__}.pickle"
+
+
+def _stamp(path: Path, schema: Path) -> tuple:
+    st = path.stat()
+    sc = schema.stat()
+    return (st.st_size, st.st_mtime_ns, sc.st_size, sc.st_mtime_ns, _FORMAT)
+
+
+class Cache:
+    def __init__(self, kind: str):
+        self.path = cache_path(kind)
+        self.entries: dict[str, tuple[tuple, Any]] = {}
+        self.dirty = False
+        if self.path is not None:
+            try:
+                with open(self.path, "rb") as fh:
+                    loaded = pickle.load(fh)
+                if isinstance(loaded, dict):
+                    self.entries = loaded
+            except Exception:  # missing, stale or unreadable: rebuild
+                self.entries = {}
+
+    def get(self, path: Path, schema: Path, build: Callable[[], Any]) -> Any:
+        key = str(path.resolve())
+        stamp = _stamp(path, schema)
+        hit = self.entries.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        value = build()
+        self.entries[key] = (stamp, value)
+        self.dirty = True
+        return value
+
+    def save(self) -> None:
+        if not self.dirty or self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(self.entries, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a read-only home is no reason to fail a check

@@ -1,0 +1,23 @@
+"""Where the built-in data lives: inside the installed package
+(``flashcheck/_data/``), or at the top of a source checkout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+
+
+def _first(*candidates: Path) -> Path:
+    for c in candidates:
+        if c.is_dir():
+            return c
+    return candidates[0]
+
+
+def parts_dir() -> Path:
+    return _first(_HERE / "_data" / "parts", _HERE.parent.parent / "parts")
+
+
+def boards_dir() -> Path:
+    return _first(_HERE / "_data" / "boards", _HERE.parent.parent / "hw" / "boards")

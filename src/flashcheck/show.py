@@ -1,0 +1,238 @@
+"""Printing parts and boards for people (rich) and for programs (JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .boards import BoardsDB
+from .database import Match
+from .erasemap import draw, segments
+from .parts import Part
+from .units import format_addr, format_size
+
+
+def part_json(p: Part, configurations: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "manufacturer": p.manufacturer,
+        "jedec_id": p.jedec_id,
+        "jedec_ids": list(p.jedec_ids),
+        "ext_id": p.ext_id,
+        "capacity": p.capacity,
+        "page_size": p.page_size,
+        "voltage": list(p.voltage) if p.voltage else None,
+        "max_clock_mhz": p.max_clock_mhz,
+        "address_bytes": list(p.address_bytes) if p.address_bytes else None,
+        "curated": p.curated,
+        "source": p.source.to_json(),
+        "power_up": p.power_up,
+        "unconfirmed": list(p.unconfirmed),
+        "disagreements": p.disagreements,
+        "configurations": [
+            {
+                "name": lay.name,
+                "select": lay.select,
+                "default": lay.default,
+                "applies": not configurations or lay.name in configurations,
+                "erase": [
+                    {
+                        "opcode": op.opcode,
+                        "name": op.name,
+                        "regions": [{"start": r.start, "end": r.end, "size": r.size} for r in op.regions],
+                        "outside": op.outside,
+                        "typ_ms": op.typ_ms,
+                        "max_ms": op.max_ms,
+                    }
+                    for op in lay.erase
+                ],
+                "map": [
+                    {"start": s.start, "end": s.end, "sizes": {str(k): list(v) for k, v in s.sizes.items()}}
+                    for s in segments(lay, p.capacity)
+                ],
+            }
+            for lay in p.layouts
+        ],
+    }
+
+
+def lookup_json(match: Match) -> dict[str, Any]:
+    return {
+        "query": match.query,
+        "matched_by": match.how,
+        "order_code_fields": match.fields,
+        "note": match.note,
+        "suggestions": match.suggestions,
+        "parts": [part_json(p, match.configurations.get(p.name, ())) for p in match.parts],
+    }
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def print_lookup(match: Match) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    con = _console()
+    if not match.parts:
+        hint = f" Did you mean: {', '.join(match.suggestions)}?" if match.suggestions else ""
+        con.print(f"[yellow]{match.query}: not a known order code, family or JEDEC ID.[/]{hint}")
+        return
+    if len(match.parts) > 1:
+        con.print(f"[yellow]{match.query} ({match.how}) matches {len(match.parts)} parts:[/] "
+                  + ", ".join(p.name for p in match.parts))
+    if match.note:
+        con.print(f"[yellow]note:[/] {match.note}")
+    for p in match.parts:
+        con.rule(f"[bold]{p.manufacturer} {p.name}[/]" + ("" if p.curated else " [magenta](uncurated)[/]"))
+        t = Table.grid(padding=(0, 2))
+        t.add_column(style="dim")
+        t.add_column()
+        ids = ", ".join(p.jedec_ids) + (f" (extended {p.ext_id})" if p.ext_id else "")
+        t.add_row("JEDEC ID", ids)
+        if p.aliases:
+            t.add_row("also", ", ".join(p.aliases[:8]) + (" ..." if len(p.aliases) > 8 else ""))
+        t.add_row("capacity", f"{format_size(p.capacity)}" + (f", {p.page_size} B pages" if p.page_size else ""))
+        if p.voltage:
+            t.add_row("supply", f"{p.voltage[0]:g}-{p.voltage[1]:g} V")
+        if p.max_clock_mhz:
+            t.add_row("clock", f"{p.max_clock_mhz:g} MHz fast read" + (f", {p.read_clock_mhz:g} MHz read" if p.read_clock_mhz else ""))
+        if p.address_bytes:
+            t.add_row("addressing", "/".join(map(str, p.address_bytes)) + "-byte")
+        if p.power_up and p.power_up.get("block_protection"):
+            t.add_row("power-up", f"block protection: {p.power_up['block_protection']}"
+                      + (f" ({p.power_up['unlock']})" if p.power_up.get("unlock") else ""))
+        if p.program and p.program.get("typ_ms"):
+            t.add_row("page program", f"typ {p.program['typ_ms']:g} ms" + (f", max {p.program['max_ms']:g} ms" if p.program.get("max_ms") else ""))
+        if match.fields and len(match.parts) == 1:
+            decoded = []
+            for k, v in match.fields.items():
+                meaning = p.fields.get(k, {}).get(v)
+                decoded.append(f"{k}={v}" + (f" ({meaning})" if meaning else ""))
+            t.add_row("order code", ", ".join(decoded))
+        t.add_row("source", f"{p.source}" + (f"  [dim]{p.source.where}[/]" if p.source.where else ""))
+        for k, v in p.disagreements.items():
+            t.add_row("[red]disagree[/]", f"{k}: {v}")
+        for u in p.unconfirmed:
+            t.add_row("unconfirmed", u)
+        for n in p.notes:
+            t.add_row("note", n)
+        con.print(t)
+        only = match.configurations.get(p.name, ())
+        for lay in p.layouts:
+            head = "Erase map" if lay.name == "default" else f"Erase map, configuration [bold]{lay.name}[/]"
+            if lay.select:
+                head += f" ({lay.select})"
+            if lay.default and len(p.layouts) > 1:
+                head += " [green]factory default[/]"
+            if only and lay.name not in only:
+                head += " [dim](not this order code)[/]"
+            elif only:
+                head += " [cyan](this order code)[/]"
+            con.print()
+            con.print(head)
+            if not lay.erase:
+                con.print("  [red]no erase layout known[/]")
+                continue
+            width = max(16, min(64, con.width - 24))
+            con.print(f"  {'':>16} {format_addr(0):<{width - 8}}{format_addr(p.capacity - 1)}")
+            for label, bar in draw(lay, p.capacity, width):
+                txt = Text(f"  {label:>16} ")
+                for ch in bar:
+                    txt.append("█" if ch == "#" else "·", style="green" if ch == "#" else "red dim")
+                con.print(txt)
+            st = Table(box=None, pad_edge=False, padding=(0, 2))
+            st.add_column("region")
+            st.add_column("length", justify="right")
+            st.add_column("erase sizes here (opcodes)")
+            for s in segments(lay, p.capacity):
+                sizes = ", ".join(f"{format_size(k)} ({'/'.join(f'0x{o:02X}' for o in v)})" for k, v in s.sizes.items())
+                st.add_row(str(s), format_size(s.end - s.start), sizes or "[red]none[/]")
+            con.print(st)
+            timing = [
+                f"0x{op.opcode:02X} {format_size(min(op.sizes))}{'+' if len(op.sizes) > 1 else ''}: "
+                + (f"typ {op.typ_ms:g} ms" if op.typ_ms else "typ ?") + (f", max {op.max_ms:g} ms" if op.max_ms else ", max ?")
+                for op in lay.erase
+            ]
+            con.print("  [dim]erase times: " + "; ".join(timing) + "[/]")
+
+
+def boards_json(db: BoardsDB) -> dict[str, Any]:
+    return {
+        "boards": [
+            {
+                "name": b.name,
+                "title": b.title,
+                "description": b.description,
+                "rules": [{"rule": r.kind, **{k: v for k, v in r.params.items()}, "source": str(r.source), "why": r.why}
+                          for r in b.rules],
+                "sources": {k: s.to_json() for k, s in b.sources.items()},
+            }
+            for b in sorted(db.boards.values(), key=lambda b: b.name)
+        ]
+    }
+
+
+def _rule_text(r) -> str:
+    p = r.params
+    if r.kind == "erase":
+        where = f" in {p['range']['from']}..{p['range']['to']}" if "range" in p else " across the whole array"
+        return "erase " + " and ".join(format_size(s) for s in p["sizes"]) + where
+    if r.kind == "voltage":
+        return f"supply {p['supply']:g} V"
+    if r.kind == "capacity":
+        return "capacity " + " to ".join(x for x in (p.get("min") and f">= {format_size(p['min'])}", p.get("max") and f"<= {format_size(p['max'])}") if x)
+    if r.kind == "address_mode":
+        return f"{p['bytes']}-byte addressing"
+    if r.kind == "opcodes":
+        cmds = " ".join(f"{c:02X}" for c in p.get("commands", []))
+        erase = ", ".join(f"0x{o:02X}={format_size(s)}" for o, s in p.get("erase", {}).items())
+        return f"opcodes {cmds}" + (f"; erase {erase}" if erase else "")
+    if r.kind == "erase_time":
+        return f"erase within {p['max_ms']:g} ms"
+    if r.kind == "power_up_protection":
+        return "host clears power-up protection" if p["host_unlocks"] else "no power-up protection (host never unlocks)"
+    if r.kind == "clock":
+        return f"clock {p['mhz']:g} MHz"
+    return r.kind
+
+
+def print_boards(db: BoardsDB) -> None:
+    from rich.table import Table
+
+    t = Table(title="Board profiles", show_lines=False)
+    t.add_column("board", style="bold")
+    t.add_column("title")
+    t.add_column("rules")
+    for b in sorted(db.boards.values(), key=lambda b: b.name):
+        t.add_row(b.name, b.title, "\n".join(_rule_text(r) for r in b.rules))
+    _console().print(t)
+
+
+def parts_json(parts: list[Part]) -> dict[str, Any]:
+    return {"parts": [{"name": p.name, "manufacturer": p.manufacturer, "jedec_id": p.jedec_id, "capacity": p.capacity,
+                       "voltage": list(p.voltage) if p.voltage else None, "source": str(p.source)} for p in parts]}
+
+
+def print_parts(parts: list[Part]) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"{len(parts)} curated part families")
+    for col in ("manufacturer", "family", "JEDEC ID", "capacity", "supply", "4 KiB erase", "datasheet"):
+        t.add_column(col)
+    for p in sorted(parts, key=lambda p: (p.manufacturer, p.name)):
+        has4k = []
+        for lay in p.layouts:
+            from .erasemap import coverage
+
+            cov = coverage(lay, p.capacity, 4096)
+            has4k.append("everywhere" if cov == [(0, p.capacity)] else ("partly" if cov else "no"))
+        four = "/".join(sorted(set(has4k)))
+        colour = {"everywhere": "green", "no": "red"}.get(four, "yellow")
+        t.add_row(p.manufacturer, p.name, ",".join(p.jedec_ids), format_size(p.capacity),
+                  f"{p.voltage[0]:g}-{p.voltage[1]:g} V" if p.voltage else "?", f"[{colour}]{four}[/]",
+                  f"{p.source.title[:40]}, {p.source.revision or ''}")
+    _console().print(t)

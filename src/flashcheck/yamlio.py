@@ -1,0 +1,132 @@
+"""Reading the YAML data files (parts, boards) with errors that name the
+file and line, and validation against the JSON Schema kept beside them.
+
+PyYAML's libyaml loader is used when present.  jsonschema is imported only
+when a file is actually validated (see :mod:`flashcheck.dbcache`, which
+keeps validated results so that a normal run never pays for it).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InputError
+
+try:
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML without libyaml
+    _Loader = yaml.SafeLoader
+
+
+class Located:
+    """A loaded document plus where each part of it came from."""
+
+    def __init__(self, path: Path, data: Any, lines: dict[tuple, int]):
+        self.path = path
+        self.data = data
+        self._lines = lines
+
+    def line(self, *keys: Any) -> int | None:
+        """Line (1-based) of the value at ``keys`` or of its nearest parent."""
+        path = tuple(keys)
+        while path:
+            if path in self._lines:
+                return self._lines[path]
+            path = path[:-1]
+        return self._lines.get((), 1)
+
+    def where(self, *keys: Any) -> str:
+        return f"{display_path(self.path)}:{self.line(*keys)}"
+
+    def error(self, message: str, *keys: Any) -> InputError:
+        return InputError(f"{self.where(*keys)}: {message}")
+
+
+def display_path(path: Path) -> str:
+    """Built-in files as ``parts/x.yaml`` / ``hw/boards/x.yaml``; others as given."""
+    from . import resources
+
+    try:
+        rp = path.resolve()
+        for base, label in ((resources.parts_dir(), "parts"), (resources.boards_dir(), "hw/boards")):
+            if rp.parent == base.resolve():
+                return f"{label}/{rp.name}"
+    except OSError:
+        pass
+    return str(path)
+
+
+def _index_lines(node: yaml.Node, path: tuple, out: dict[tuple, int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[path + (key,)] = key_node.start_mark.line + 1
+            _index_lines(value_node, path + (key,), out)
+            out[path + (key,)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index_lines(item, path + (i,), out)
+
+
+def load_yaml(path: Path) -> Located:
+    """Parse ``path``; a syntax error becomes an InputError naming file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        problem = exc.problem or exc.context or "YAML syntax error"
+        raise InputError(f"{path}:{line}: YAML syntax error: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: YAML error: {exc}") from None
+    lines: dict[tuple, int] = {}
+    if node is not None:
+        _index_lines(node, (), lines)
+    return Located(path, data, lines)
+
+
+_validators: dict[Path, Any] = {}
+
+
+def validate(doc: Located, schema_path: Path) -> None:
+    """Validate against the JSON Schema at ``schema_path``; the first error
+    (the one deepest in the document) is raised naming file, line and field."""
+    validator = _validators.get(schema_path)
+    if validator is None:
+        import jsonschema  # heavy: only when a file is not in the cache
+
+        schema = json.loads(schema_path.read_text(encoding="utf-8"))
+        cls = jsonschema.validators.validator_for(schema)
+        validator = cls(schema)
+        _validators[schema_path] = validator
+    errors = list(validator.iter_errors(doc.data))
+    if not errors:
+        return
+    import jsonschema
+
+    best = jsonschema.exceptions.best_match(errors)
+    path = tuple(best.absolute_path)
+    field = ".".join(str(p) for p in path) or "(top level)"
+    raise doc.error(f"{field}: {_short(best)}", *path)
+
+
+def _short(err: Any) -> str:
+    msg = err.message
+    if err.validator == "additionalProperties":
+        return msg.replace("Additional properties are not allowed", "unknown field")
+    if err.validator in ("oneOf", "anyOf") and err.context:
+        deepest = max(err.context, key=lambda e: len(e.absolute_path))
+        return deepest.message
+    return msg if len(msg) < 200 else msg[:197] + "..."
