@@ -16,8 +16,27 @@ from .errors import EXIT_USAGE, FlashcheckError
 VERDICT_STYLE = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "unknown": ("UNKNOWN", "yellow")}
 
 
+# Commands that live in their own modules, imported only when run (or when
+# help lists them), so that `flashcheck check` starts fast.  Each value is
+# "module:attribute" under flashcheck.commands.
+LAZY_COMMANDS: dict[str, str] = {
+}
+
+
 class Group(click.Group):
-    """Turns FlashcheckError into a one-line message and its exit code."""
+    """Loads LAZY_COMMANDS on demand, and turns FlashcheckError into a
+    one-line message and its exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, name: str):
+        if name in LAZY_COMMANDS:
+            import importlib
+
+            module, attr = LAZY_COMMANDS[name].split(":")
+            return getattr(importlib.import_module(f"flashcheck.commands.{module}"), attr)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -51,12 +70,12 @@ def main(ctx: click.Context, parts_dirs: tuple[Path, ...], boards_dirs: tuple[Pa
     ctx.obj = App(parts_dirs, boards_dirs, fallback=not no_fallback)
 
 
-def _verdict(v: str) -> str:
+def verdict_label(v: str) -> str:
     label, colour = VERDICT_STYLE[v]
     return click.style(f"{label:<7}", fg=colour, bold=True)
 
 
-def _emit_json(obj) -> None:
+def emit_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2))
 
 
@@ -78,14 +97,14 @@ def check(app, mpns: tuple[str, ...], board: str, as_json: bool, explain: bool) 
     brd = app.board(board)
     results = [app.check(q, brd) for q in mpns]
     if as_json:
-        _emit_json({"board": brd.name, "results": [r.to_json() for r in results]})
+        emit_json({"board": brd.name, "results": [r.to_json() for r in results]})
     else:
         width = max(len(q) for q in mpns)
         for r in results:
             who = f"{r.part.manufacturer} {r.part.name}" if r.part else (
                 "/".join(p.name for p in r.candidates) if r.candidates else "not identified")
             tag = "" if r.curated else click.style(" [uncurated]", fg="magenta")
-            click.echo(f"{_verdict(r.verdict)} {r.query:<{width}}  {who}{tag}: {r.reason}")
+            click.echo(f"{verdict_label(r.verdict)} {r.query:<{width}}  {who}{tag}: {r.reason}")
             if explain:
                 for c in r.checks:
                     mark = {True: click.style("ok ", fg="green"), False: click.style("NOT", fg="red"),
@@ -116,7 +135,7 @@ def lookup(app, query: str, as_json: bool) -> None:
 
     match = app.resolve(query)
     if as_json:
-        _emit_json(lookup_json(match))
+        emit_json(lookup_json(match))
     else:
         print_lookup(match)
     if not match.parts:
@@ -131,7 +150,7 @@ def boards(app, as_json: bool) -> None:
     from .show import boards_json, print_boards
 
     if as_json:
-        _emit_json(boards_json(app.boards))
+        emit_json(boards_json(app.boards))
     else:
         print_boards(app.boards)
 
@@ -148,7 +167,7 @@ def parts(app, as_json: bool, manufacturer: str | None) -> None:
     if manufacturer and not sel:
         raise click.BadParameter(f"no parts from {manufacturer!r}", param_hint="--manufacturer")
     if as_json:
-        _emit_json(parts_json(sel))
+        emit_json(parts_json(sel))
     else:
         print_parts(sel)
 
