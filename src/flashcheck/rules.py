@@ -378,6 +378,8 @@ def judge(match: Match, board: Board) -> Result:
             checks.insert(1, Check("identify", None, match.note))
         return Result(match.query, verdict_of(checks) if match.note else v, None, checks, [p for p, _ in per_part], match, curated)
     ident.ok = None
+    if match.note:
+        ident.detail += f" ({match.note})"
     ident.detail += " with different verdicts: " + "; ".join(
         f"{p.name} {verdict_of(c)}" + (f" ({next(x.rule + ': ' + x.detail for x in c if x.ok is not True)})" if verdict_of(c) != PASS else "")
         for p, c in per_part

@@ -118,9 +118,13 @@ def resolve(match: Match) -> Match:
         flashes = [f for f in found if any(name_matches(n, q) for n in f.names)]
         how = "family name (spiflash)"
         if not flashes:
-            prefix = [f for f in found if any(q.startswith(normalise(n)) and len(n) >= 5 for n in f.names)]
+            def longest(f: Any) -> int:
+                return max((len(normalise(n)) for n in f.names if q.startswith(normalise(n))), default=0)
+
+            best = max((longest(f) for f in found), default=0)
+            prefix = [f for f in found if best >= 5 and longest(f) == best]
             if prefix:
-                flashes = prefix[:3]
+                flashes = prefix
                 names = sorted({n for f in flashes for n in f.names if q.startswith(normalise(n))}, key=len)
                 how = "name prefix (spiflash)"
                 note = (

@@ -118,12 +118,22 @@ def validate(doc: Located, schema_path: Path) -> None:
 
     best = jsonschema.exceptions.best_match(errors)
     path = tuple(best.absolute_path)
+    if best.validator == "additionalProperties" and isinstance(best.instance, dict):
+        extra = [k for k in best.instance if k not in best.schema.get("properties", {})]
+        if extra:  # point at the unknown field itself
+            path += (extra[0],)
+            raise doc.error(f"{'.'.join(str(p) for p in path)}: unknown field (see the schema for the fields allowed here)", *path)
     field = ".".join(str(p) for p in path) or "(top level)"
     raise doc.error(f"{field}: {_short(best)}", *path)
 
 
 def _short(err: Any) -> str:
     msg = err.message
+    if err.validator == "type" and err.validator_value == "string" and isinstance(err.instance, (int, float)):
+        return f"{msg}: quote it (YAML reads unquoted digits as a number, and a leading 0 as octal)"
+    if err.validator == "pattern":
+        desc = err.schema.get("description")
+        return f"{err.instance!r} is not valid here" + (f": expected {desc}" if desc else f" (pattern {err.validator_value})")
     if err.validator == "additionalProperties":
         return msg.replace("Additional properties are not allowed", "unknown field")
     if err.validator in ("oneOf", "anyOf") and err.context:
