@@ -20,6 +20,7 @@ VERDICT_STYLE = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "unknown": 
 # help lists them), so that `flashcheck check` starts fast.  Each value is
 # "module:attribute" under flashcheck.commands.
 LAZY_COMMANDS: dict[str, str] = {
+    "bom": "bom:bom",
 }
 
 

@@ -1,0 +1,97 @@
+"""flashcheck bom: validate the flash parts of a bill of materials."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..cli import emit_json, verdict_label
+
+
+@click.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=True, exists=False))
+@click.option("--board", "-b", required=True, help="Board profile name (flashcheck boards) or a YAML file.")
+@click.option("--column", "-c", metavar="NAME", help="Header of the order-code column (default: MPN, Manufacturer Part Number, ...).")
+@click.option("--delimiter", type=click.Choice([",", ";", "tab"]), help="CSV separator (default: detected).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output: {\"results\": [...]}.")
+@click.option("--csv", "csv_out", type=click.Path(path_type=Path, dir_okay=False), metavar="OUT",
+              help="Write the BOM back with verdict, reason and alternates columns added.")
+@click.option("--html", "html_out", type=click.Path(path_type=Path, dir_okay=False), metavar="OUT",
+              help="Write a self-contained HTML report with erase maps.")
+@click.pass_obj
+def bom(app, file: Path, board: str, column: str | None, delimiter: str | None, as_json: bool,
+        csv_out: Path | None, html_out: Path | None) -> None:
+    """Check every SPI NOR flash part in a BOM against a board.
+
+    FILE is a CSV, TSV or XLSX export (KiCad, Altium, Eagle, distributor
+    carts).  Lines that are not flash parts are skipped and counted; a cell
+    may list alternates (W25Q128JVSIQ / GD25Q128ESIG), each is checked.
+
+    \b
+    Example:
+      flashcheck bom board-bom.csv --board imp003 --html report.html
+    """
+    from ..errors import InputError
+    from ..rules import exit_code
+    from ..workflows.bom import validate
+
+    brd = app.board(board)
+    delim = "\t" if delimiter == "tab" else delimiter
+    report = validate(app, brd, file, column=column, csv_out=csv_out, delimiter=delim)
+    if html_out:
+        from ..report_html import render
+
+        try:
+            html_out.write_text(render(report), encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"{html_out}: cannot write: {exc.strerror or exc}") from None
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        _print(report)
+        for what, path in (("annotated BOM", csv_out), ("HTML report", html_out)):
+            if path:
+                click.echo(f"{what}: {path}", err=True)
+    sys.exit(exit_code(report.verdicts))
+
+
+def _print(report) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    con = Console(highlight=False)
+    c = report.counts()
+    if report.lines:
+        t = Table(title=f"{report.path.name} on {report.board.name}", show_lines=True)
+        t.add_column("line", justify="right")
+        t.add_column("order code")
+        t.add_column("verdict")
+        t.add_column("part")
+        t.add_column("reason", ratio=3)
+        t.add_column("alternates that pass", ratio=2)
+        for ln in report.lines:
+            r = ln.result
+            who = (f"{r.part.manufacturer} {r.part.name}" if r.part else
+                   "/".join(p.name for p in r.candidates) if r.candidates else "not identified")
+            if not r.curated:
+                who += " [uncurated]"
+            style = {"pass": "bold green", "fail": "bold red", "unknown": "bold yellow"}[r.verdict]
+            alts = "\n".join(str(a) for a in ln.alternates[:5])
+            if len(ln.alternates) > 5:
+                alts += f"\n... {len(ln.alternates) - 5} more (--json)"
+            if not alts and r.verdict != "pass":
+                alts = ln.alternates_basis
+            t.add_row(str(ln.line), Text(ln.code), Text(r.verdict.upper(), style=style), Text(who),
+                      Text(r.reason), Text(alts))
+        con.print(t)
+    else:
+        con.print(f"No flash parts found in {report.path} (column {report.column!r}).")
+    overall = "fail" if c["fail"] else "unknown" if c["unknown"] else "pass"
+    click.echo(
+        f"{verdict_label(overall)} {len(report.lines)} flash lines: {c['pass']} pass, {c['fail']} fail, "
+        f"{c['unknown']} unknown; {report.skipped} non-flash lines skipped, {report.empty} without a code "
+        f"({report.rows} rows; order codes from column {report.column!r}, header on line {report.header_line})"
+    )
