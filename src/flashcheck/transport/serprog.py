@@ -10,7 +10,8 @@ length, 24-bit read length, the bytes to send; the device asserts chip
 select, clocks the bytes out, clocks ``rlen`` bytes in, releases chip select
 and answers ACK + those bytes.
 
-URLs understood by :func:`open_serprog`::
+URLs understood by :func:`open_serprog` (the ``serprog`` opener of
+:func:`flashcheck.transport.open_transport`)::
 
     serprog://127.0.0.1:5000               TCP (flashcheck sim serve, ser2net, ...)
     serprog://[::1]:5000
@@ -18,14 +19,13 @@ URLs understood by :func:`open_serprog`::
 
 Parameters (query string): ``baud`` (serial only, default 115200),
 ``timeout`` (seconds per answer, default 5), ``freq`` (SPI clock to ask for,
-Hz, with k/M suffix allowed; sent with S_SPI_FREQ when the device has it).
+e.g. ``4M``, ``750k``; sent with S_SPI_FREQ).
 """
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from urllib.parse import parse_qsl, urlsplit
 
 from flashcheck.errors import InputError, TransportError
 
@@ -332,6 +332,8 @@ class SerprogTransport:
     # -- Transport ---------------------------------------------------------
 
     def exchange(self, out: bytes, readlen: int = 0) -> bytes:
+        if self.link is None:
+            raise TransportError(f"serprog {self.address}: transport is closed")
         out = bytes(out)
         if len(out) > self.max_write:
             raise InputError(
@@ -360,17 +362,16 @@ class SerprogTransport:
         return self._read_exact(readlen, "O_SPIOP") if readlen else b""
 
     def close(self) -> None:
-        link, self.link = self.link, None
-        if link is None:
+        """Release the bus (S_PIN_STATE 0, as flashrom does) and the link."""
+        if self.link is None:
             return
         try:
             if self.has(S_PIN_STATE):
-                self.link = link
                 self._command(S_PIN_STATE, b"\x00")
         except TransportError:
             pass
         finally:
-            self.link = None
+            link, self.link = self.link, None
             link.close()
 
     def __enter__(self):
@@ -383,20 +384,7 @@ class SerprogTransport:
 # ---------------------------------------------------------------------------
 # URL parsing
 
-
-def parse_frequency(text: str, where: str) -> int:
-    t = text.strip().lower().removesuffix("hz")
-    mult = 1
-    if t[-1:] in ("k", "m"):
-        mult = 1000 if t[-1] == "k" else 1_000_000
-        t = t[:-1]
-    try:
-        v = float(t) * mult
-    except ValueError:
-        raise InputError(f"{where}: freq={text!r} is not a frequency (e.g. 1000000, 4M, 500k)") from None
-    if v < 1 or v != int(v) or v >= 1 << 32:
-        raise InputError(f"{where}: freq={text!r} out of range (1 Hz .. 4.29 GHz)")
-    return int(v)
+_PARAMS = {"baud", "timeout", "freq"}
 
 
 def split_host_port(netloc: str, where: str) -> tuple[str, int]:
@@ -417,48 +405,73 @@ def split_host_port(netloc: str, where: str) -> tuple[str, int]:
     return host, int(port_s)
 
 
-def open_serprog(url: str, *, link_factory: Callable | None = None, **options) -> SerprogTransport:
-    """Open ``serprog://HOST:PORT`` or ``serprog:///dev/ttyX?baud=N``.
+def _is_serial_target(target: str) -> bool:
+    return target.startswith("/") or target.upper().startswith("COM") and target[3:].isdigit()
 
-    ``options`` (keyword) override the query string: ``baud``, ``timeout``,
-    ``freq``.  Bad URLs and parameters raise InputError; a programmer that
-    is not there or does not answer raises TransportError.
+
+def open_serprog(url: str, *, freq_hz: float | None = None, mode: int = 0, wiring: dict | None = None,
+                 link_factory: Callable | None = None) -> SerprogTransport:
+    """Open ``serprog://HOST:PORT`` or ``serprog:///dev/ttyX?baud=N``
+    (the :func:`flashcheck.transport.open_transport` opener).
+
+    ``freq_hz`` (or ``freq=`` in the URL) is asked for with S_SPI_FREQ.
+    serprog has no SPI mode setting and no spare pins: ``mode`` must be 0
+    and ``wiring`` must not name a reset or power pin.  Bad URLs and
+    parameters raise InputError; a programmer that is not there or does not
+    answer raises TransportError naming the address.
     """
-    parts = urlsplit(url)
-    if parts.scheme != "serprog":
-        raise InputError(f"{url}: not a serprog:// URL")
-    params = dict(parse_qsl(parts.query, keep_blank_values=True))
-    params.update({k: str(v) for k, v in options.items() if v is not None})
-    unknown = set(params) - {"baud", "timeout", "freq"}
-    if unknown:
-        raise InputError(f"{url}: unknown parameter {sorted(unknown)[0]!r} (serprog takes baud, timeout, freq)")
+    from flashcheck.transport import parse_freq, split_url  # noqa: PLC0415
+
+    scheme, target, params = split_url(url, _PARAMS)
+    if scheme != "serprog":
+        raise InputError(f"transport URL {url!r}: not a serprog:// URL")
+    if mode != 0:
+        raise InputError(f"transport URL {url!r}: serprog programmers run SPI mode 0 only (asked for mode {mode})")
+    pins = sorted(k for k, v in (wiring or {}).items() if v and k.endswith(("_gpio", "_pin")))
+    if pins:
+        raise InputError(
+            f"transport URL {url!r}: the wiring names {pins[0]}={wiring[pins[0]]}, but a serprog programmer has "
+            "no spare pins to drive it; hold the host in reset by hand, or use an FT232H (ftdi://)")
     try:
         timeout = float(params.get("timeout", "5"))
     except ValueError:
-        raise InputError(f"{url}: timeout={params['timeout']!r} is not a number of seconds") from None
+        raise InputError(f"transport URL {url!r}: timeout={params['timeout']!r} is not a number of seconds") from None
     if not 0 < timeout <= 600:
-        raise InputError(f"{url}: timeout={params['timeout']} must be between 0 and 600 seconds")
-    freq = parse_frequency(params["freq"], url) if "freq" in params else None
-    if parts.netloc:
-        if parts.path not in ("", "/"):
-            raise InputError(f"{url}: a TCP address has no path (serprog://HOST:PORT)")
-        if "baud" in params:
-            raise InputError(f"{url}: baud= is for serial ports, not TCP")
-        host, port = split_host_port(parts.netloc, url)
-        if port == 0:
-            raise InputError(f"{url}: port 0 is not a port to connect to")
-        address = f"{parts.netloc}"
-        link = (link_factory or _SocketLink)(host, port, timeout, address)
-    else:
-        device = parts.path
-        if not device:
-            raise InputError(f"{url}: give HOST:PORT or a serial device (serprog:///dev/ttyACM0)")
+        raise InputError(f"transport URL {url!r}: timeout={params['timeout']} must be between 0 and 600 seconds")
+    freq = None
+    if "freq" in params:
+        freq_hz = parse_freq(params["freq"], f"transport URL {url!r}: freq")
+    if freq_hz is not None:
+        freq = int(freq_hz)
+        if not 1 <= freq < 1 << 32:
+            raise InputError(f"transport URL {url!r}: SPI clock {freq_hz} Hz is out of range")
+    if not target:
+        raise InputError(f"transport URL {url!r}: give HOST:PORT (serprog://127.0.0.1:5000) "
+                         "or a serial device (serprog:///dev/ttyACM0)")
+    if _is_serial_target(target):
         try:
             baud = int(params.get("baud", "115200"))
         except ValueError:
-            raise InputError(f"{url}: baud={params['baud']!r} is not a number") from None
+            raise InputError(f"transport URL {url!r}: baud={params['baud']!r} is not a whole number") from None
         if baud <= 0:
-            raise InputError(f"{url}: baud={baud} must be positive")
-        address = device
-        link = (link_factory or _SerialLink)(device, baud, timeout, address)
+            raise InputError(f"transport URL {url!r}: baud={baud} must be positive")
+        address = target
+        link = (link_factory or _SerialLink)(target, baud, timeout, address)
+    else:
+        if "baud" in params:
+            raise InputError(f"transport URL {url!r}: baud= is for serial ports, not TCP")
+        if "/" in target:
+            raise InputError(f"transport URL {url!r}: a TCP address has no path (serprog://HOST:PORT)")
+        host, port = split_host_port(target, f"transport URL {url!r}")
+        if port == 0:
+            raise InputError(f"transport URL {url!r}: port 0 is not a port to connect to")
+        address = target
+        link = (link_factory or _SocketLink)(host, port, timeout, address)
     return SerprogTransport(link, address, freq=freq, timeout=timeout)
+
+
+def register() -> None:
+    """Add ``serprog://`` to :func:`flashcheck.transport.open_transport`."""
+    from flashcheck.transport import register_scheme  # noqa: PLC0415
+
+    register_scheme("serprog", "flashcheck.transport.serprog:open_serprog")

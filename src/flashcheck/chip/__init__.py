@@ -1,0 +1,1 @@
+"""Chip access: SPI NOR commands (:mod:`.spinor`) and SFDP decoding (:mod:`.sfdp`)."""

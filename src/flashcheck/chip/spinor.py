@@ -1,0 +1,282 @@
+"""SPI NOR commands over a :class:`~flashcheck.transport.Transport`.
+
+The same command layer drives a real chip through an FT232H and a
+simulated one, so what the tests prove about it holds on hardware.
+Modelled on Linux ``drivers/mtd/spi-nor/core.c``: one method per
+command, status polling in :meth:`SpiNor.wait_ready`, no vendor quirks here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from flashcheck.errors import ChipTimeout, HardwareError
+
+# Opcodes (JEDEC / common vendor usage)
+RDID = 0x9F
+RDSFDP = 0x5A
+RDSR = 0x05
+RDSR2 = 0x35
+RDCR = 0x15
+WREN = 0x06
+WRDI = 0x04
+WRSR = 0x01
+READ = 0x03
+PP = 0x02
+RUID = 0x4B
+ULBPR = 0x98
+RBPR = 0x72
+EN4B = 0xB7
+EX4B = 0xE9
+
+SR_WIP = 0x01
+SR_WEL = 0x02
+
+#: What a caller is told to check when the chip does not answer.
+CHECK_HINT = (
+    "check wiring, power, that the host MCU is held in reset, and the supply voltage"
+)
+
+#: Where an SFDP area can reasonably end (JESD216 areas are a few hundred bytes).
+SFDP_MAX = 0x10000
+
+
+def _hex(b: bytes) -> str:
+    return " ".join(f"{x:02x}" for x in b)
+
+
+class SpiNor:
+    """A SPI NOR flash chip on ``transport``.
+
+    ``addr_width`` is 3 or 4 address bytes for array commands (a part over
+    16 MiB in 4-byte mode, see :meth:`enter_4byte`).  ``poll_interval_s`` is
+    the pause between status reads while waiting; ``sleep`` and ``clock``
+    can be replaced (tests)."""
+
+    def __init__(
+        self,
+        transport,
+        *,
+        addr_width: int = 3,
+        poll_interval_s: float = 0.0002,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if addr_width not in (3, 4):
+            msg = f"addr_width must be 3 or 4, not {addr_width!r}"
+            raise ValueError(msg)
+        self.transport = transport
+        self.addr_width = addr_width
+        self.poll_interval_s = poll_interval_s
+        self._sleep = sleep
+        self._clock = clock
+        #: Whether the last :meth:`wait_ready` saw the chip busy at least once.
+        self.last_busy_seen = False
+
+    # -- plumbing -----------------------------------------------------------
+
+    def _x(self, out: bytes, readlen: int = 0) -> bytes:
+        data = self.transport.exchange(bytes(out), readlen)
+        if len(data) != readlen:
+            msg = f"{self.transport.description}: asked for {readlen} bytes, got {len(data)}"
+            raise HardwareError(msg)
+        return bytes(data)
+
+    def _addr(self, addr: int) -> bytes:
+        if addr < 0 or addr >= 1 << (8 * self.addr_width):
+            msg = f"address 0x{addr:X} does not fit {self.addr_width} address bytes"
+            raise ValueError(msg)
+        return addr.to_bytes(self.addr_width, "big")
+
+    def command(self, opcode: int, payload: bytes = b"", readlen: int = 0) -> bytes:
+        """A raw transaction: ``opcode``, ``payload``, then ``readlen`` bytes in."""
+        return self._x(bytes([opcode]) + bytes(payload), readlen)
+
+    # -- identification -----------------------------------------------------
+
+    def read_id(self, n: int = 6) -> bytes:
+        """JEDEC id (9Fh), ``n`` bytes (3 standard, more for extended bytes).
+        HardwareError when nothing answers (all 1s or all 0s)."""
+        if n < 3:
+            msg = "read at least 3 id bytes"
+            raise ValueError(msg)
+        ident = self.command(RDID, readlen=n)
+        head = ident[:3]
+        if head in (b"\xff\xff\xff", b"\x00\x00\x00"):
+            msg = f"no chip answered (ID {_hex(head)}): {CHECK_HINT}"
+            raise HardwareError(msg)
+        return ident
+
+    def read_unique_id(self, dummy_bytes: int = 4, length: int = 8) -> bytes | None:
+        """Winbond-style unique id (4Bh, ``dummy_bytes`` dummy bytes, then
+        ``length`` bytes); None when the chip answers all 0xFF or all 0x00
+        (no such command on this part)."""
+        uid = self.command(RUID, bytes(dummy_bytes), length)
+        if uid in (b"\xff" * length, b"\x00" * length):
+            return None
+        return uid
+
+    # -- SFDP ---------------------------------------------------------------
+
+    def read_sfdp(self, addr: int, n: int) -> bytes:
+        """``n`` bytes of the SFDP area from ``addr`` (5Ah, 3 address bytes,
+        8 dummy clocks)."""
+        if not 0 <= addr < 1 << 24:
+            msg = f"SFDP address 0x{addr:X} out of range"
+            raise ValueError(msg)
+        return self.command(RDSFDP, addr.to_bytes(3, "big") + b"\x00", n)
+
+    def read_sfdp_image(self) -> bytes | None:
+        """The SFDP area from 0 to the end of the last parameter table, or
+        None when there is no "SFDP" signature (no SFDP on this part)."""
+        head = self.read_sfdp(0, 8)
+        if head[:4] != b"SFDP":
+            return None
+        nph = head[6] + 1
+        headers = self.read_sfdp(8, 8 * nph)
+        end = 8 + 8 * nph
+        for i in range(nph):
+            h = headers[8 * i : 8 * i + 8]
+            length = h[3]
+            ptr = int.from_bytes(h[4:7], "little")
+            end = max(end, ptr + 4 * length)
+        if end > SFDP_MAX:
+            msg = (
+                f"SFDP parameter headers point to 0x{end:X}, past any real SFDP area: "
+                f"the answers look corrupt ({CHECK_HINT}, and try a lower SPI clock)"
+            )
+            raise HardwareError(msg)
+        return head + headers + self.read_sfdp(8 + 8 * nph, end - 8 - 8 * nph)
+
+    # -- registers ----------------------------------------------------------
+
+    def read_status(self) -> int:
+        """Status register 1 (05h)."""
+        return self.command(RDSR, readlen=1)[0]
+
+    def read_status2(self) -> int:
+        """Status register 2 / configuration register 1 (35h: Winbond SR2,
+        Spansion CR1, SST26 configuration)."""
+        return self.command(RDSR2, readlen=1)[0]
+
+    def read_config(self, opcode: int = RDCR) -> int:
+        """Configuration register (15h: Macronix CR, Winbond SR3), or
+        another register read given by ``opcode``."""
+        return self.command(opcode, readlen=1)[0]
+
+    def write_status(self, values: bytes) -> float:
+        """Write status/configuration registers (WREN, 01h ``values``),
+        then wait for the write to finish; returns the seconds waited."""
+        self.write_enable()
+        self.command(WRSR, bytes(values))
+        return self.wait_ready(1.0, opcode=WRSR)
+
+    def write_enable(self) -> None:
+        """06h, then check that WEL is set (HardwareError if not: the chip
+        is not listening, or write-protected in hardware)."""
+        self.command(WREN)
+        sr = self.read_status()
+        if not sr & SR_WEL:
+            msg = (
+                f"write enable did not take (status 0x{sr:02X}, WEL clear): "
+                f"{CHECK_HINT}; also check the WP# and HOLD# pins"
+            )
+            raise HardwareError(msg)
+
+    def write_disable(self) -> None:
+        self.command(WRDI)
+
+    def wait_ready(self, timeout_s: float, *, opcode: int | None = None, addr: int | None = None) -> float:
+        """Poll WIP until clear; returns the seconds waited.  ChipTimeout
+        naming ``opcode`` and the time waited if still busy after
+        ``timeout_s``."""
+        start = self._clock()
+        self.last_busy_seen = False
+        while True:
+            sr = self.read_status()
+            waited = self._clock() - start
+            if not sr & SR_WIP:
+                return waited
+            self.last_busy_seen = True
+            if waited > timeout_s:
+                what = f"opcode 0x{opcode:02X}" if opcode is not None else "the last command"
+                where = f" at 0x{addr:06X}" if addr is not None else ""
+                msg = (
+                    f"chip still busy after {waited:.3f} s waiting for {what}{where} "
+                    f"(status 0x{sr:02X}, allowed {timeout_s:.3f} s): power-cycle the chip; "
+                    "if it persists the part may be damaged or not the part expected"
+                )
+                raise ChipTimeout(msg)
+            if self.poll_interval_s:
+                self._sleep(self.poll_interval_s)
+
+    # -- array --------------------------------------------------------------
+
+    def read(self, addr: int, n: int) -> bytes:
+        """``n`` bytes from ``addr`` (03h)."""
+        return self.command(READ, self._addr(addr), n)
+
+    def erase(self, opcode: int, addr: int, timeout_s: float) -> float:
+        """WREN, ``opcode`` at ``addr``, wait; returns the seconds waited.
+        The chip decides what the opcode erases there (maybe nothing:
+        :attr:`last_busy_seen` tells whether it went busy at all)."""
+        self.write_enable()
+        self.command(opcode, self._addr(addr))
+        return self.wait_ready(timeout_s, opcode=opcode, addr=addr)
+
+    def chip_erase(self, timeout_s: float, opcode: int = 0xC7) -> float:
+        self.write_enable()
+        self.command(opcode)
+        return self.wait_ready(timeout_s, opcode=opcode)
+
+    def page_program(self, addr: int, data: bytes, timeout_s: float = 0.1) -> float:
+        """WREN, 02h ``data`` at ``addr`` (the chip wraps within its page),
+        wait; returns the seconds waited."""
+        if not data:
+            msg = "page_program needs data"
+            raise ValueError(msg)
+        self.write_enable()
+        self.command(PP, self._addr(addr) + bytes(data))
+        return self.wait_ready(timeout_s, opcode=PP, addr=addr)
+
+    # -- addressing and protection -----------------------------------------
+
+    def enter_4byte(self) -> None:
+        """B7h: 4-byte addresses from now on."""
+        self.command(EN4B)
+        self.addr_width = 4
+
+    def exit_4byte(self) -> None:
+        self.command(EX4B)
+        self.addr_width = 3
+
+    def global_unlock(self) -> None:
+        """SST26 ULBPR (WREN, 98h): clear every block's write lock."""
+        self.write_enable()
+        self.command(ULBPR)
+
+    def read_bpr(self, n: int = 18) -> bytes:
+        """SST26 block-protection register (72h), ``n`` bytes, most
+        significant first (18 for the 64 Mbit part)."""
+        return self.command(RBPR, readlen=n)
+
+    def sector_map_in_use(self, info) -> object | None:
+        """The sector-map configuration of ``info`` (a decoded
+        :class:`~flashcheck.chip.sfdp.SfdpInfo`) the chip is in now, found
+        by running the map's detection reads; None without a sector map."""
+        if not info.sector_map:
+            return None
+        cid = 0
+        for d in info.sector_map_detect:
+            payload = b""
+            if d.address_bytes:
+                payload = d.address.to_bytes(d.address_bytes, "big")
+            payload += bytes(d.dummy_cycles // 8)
+            value = self.command(d.opcode, payload, 1)[0]
+            cid = cid << 1 | (1 if value & d.mask else 0)
+        for config in info.sector_map:
+            if config.id == cid:
+                return config
+        msg = f"the chip's sector-map detection gives configuration {cid}, which its SFDP does not describe"
+        raise HardwareError(msg)

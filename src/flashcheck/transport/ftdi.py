@@ -1,0 +1,188 @@
+"""FT232H (and other MPSSE FTDI parts) through pyftdi's SpiController.
+
+URL: a pyftdi URL, ``ftdi://ftdi:232h/1``, with an optional ``?freq=4.5M``
+(or ``freq_hz=`` to :func:`~flashcheck.transport.open_transport`; the URL
+wins).  Wiring: ADBUS0 SCK, ADBUS1 MOSI (flash DI), ADBUS2 MISO (flash DO),
+ADBUS3 CS#.  ``wiring`` may name spare pins:
+
+``reset_gpio`` / ``reset_active``
+    a pin (``"AD4"``-``"AD7"``, ``"AC0"``-``"AC7"``) on the host MCU's reset
+    line, asserted (``"low"``, the default, or ``"high"``) while the
+    transport is open so the MCU stays off the SPI bus, released (made an
+    input) on close.
+``power_gpio`` / ``power_active``
+    a pin switching the flash's supply, driven active (default ``"high"``)
+    while open and inactive on close.
+
+pyftdi is imported only when an ``ftdi://`` URL is opened.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flashcheck.errors import InputError, TransportError
+from flashcheck.transport import parse_freq, split_url
+
+MAX_FREQ_HZ = 30e6
+MIN_FREQ_HZ = 1e3
+DEFAULT_FREQ_HZ = 1e6
+#: ADBUS0-3 carry SCK, MOSI, MISO and CS0.
+SPI_PINS = 4
+_WIRING_KEYS = {"reset_gpio", "reset_active", "power_gpio", "power_active", "settle_ms"}
+
+_HINT = "check the USB cable, that the FT232H is plugged in and not used by another program (or the ftdi_sio driver)"
+
+
+def parse_pin(name: object, where: str = "wiring") -> int:
+    """The pyftdi GPIO bit of ``"AD4"``-``"AD7"`` (4-7) or ``"AC0"``-``"AC7"``
+    (8-15); ``ADBUS5`` / ``ACBUS0`` spellings too.  InputError otherwise,
+    and for AD0-AD3 (the SPI pins)."""
+    if not isinstance(name, str):
+        raise InputError(f"{where}: {name!r} is not a pin name (use AD4-AD7 or AC0-AC7)")
+    text = name.strip().upper().replace("BUS", "")
+    if len(text) != 3 or text[:2] not in ("AD", "AC") or not text[2].isdigit():
+        raise InputError(f"{where}: {name!r} is not a pin name (use AD4-AD7 or AC0-AC7)")
+    n = int(text[2])
+    if n > 7:
+        raise InputError(f"{where}: {name!r}: pins run 0-7")
+    if text[:2] == "AD":
+        if n < SPI_PINS:
+            raise InputError(f"{where}: {name!r} is an SPI pin (AD0 SCK, AD1 MOSI, AD2 MISO, AD3 CS)")
+        return n
+    return 8 + n
+
+
+def parse_level(value: object, where: str, default: str) -> bool:
+    """True for an active-high setting, False for active-low."""
+    if value is None:
+        value = default
+    text = str(value).strip().lower()
+    if text in ("high", "1", "h"):
+        return True
+    if text in ("low", "0", "l"):
+        return False
+    raise InputError(f"{where}: {value!r}: use low or high")
+
+
+class PinPlan:
+    """The extra pins ``wiring`` asks for: (bit, active-high) each."""
+
+    def __init__(self, wiring: dict | None) -> None:
+        wiring = dict(wiring or {})
+        unknown = set(wiring) - _WIRING_KEYS
+        if unknown:
+            raise InputError(f"wiring: unknown key {sorted(unknown)[0]!r} (known: {', '.join(sorted(_WIRING_KEYS))})")
+        self.reset: tuple[int, bool] | None = None
+        self.power: tuple[int, bool] | None = None
+        if wiring.get("reset_gpio") is not None:
+            self.reset = (
+                parse_pin(wiring["reset_gpio"], "wiring.reset_gpio"),
+                parse_level(wiring.get("reset_active"), "wiring.reset_active", "low"),
+            )
+        elif wiring.get("reset_active") is not None:
+            raise InputError("wiring.reset_active given without reset_gpio")
+        if wiring.get("power_gpio") is not None:
+            self.power = (
+                parse_pin(wiring["power_gpio"], "wiring.power_gpio"),
+                parse_level(wiring.get("power_active"), "wiring.power_active", "high"),
+            )
+        elif wiring.get("power_active") is not None:
+            raise InputError("wiring.power_active given without power_gpio")
+        if self.reset and self.power and self.reset[0] == self.power[0]:
+            raise InputError("wiring: reset_gpio and power_gpio name the same pin")
+        settle = wiring.get("settle_ms", 10)
+        if isinstance(settle, bool) or not isinstance(settle, int | float) or not 0 <= settle <= 10000:
+            raise InputError(f"wiring.settle_ms: {settle!r}: use 0 to 10000")
+        self.settle_s = settle / 1000.0
+
+    @property
+    def mask(self) -> int:
+        return sum(1 << bit for bit, _a in (p for p in (self.reset, self.power) if p))
+
+    def levels(self, *, reset: bool, power: bool) -> int:
+        """Output value with reset asserted/not and power on/off."""
+        value = 0
+        if self.reset:
+            bit, high = self.reset
+            if reset == high:
+                value |= 1 << bit
+        if self.power:
+            bit, high = self.power
+            if power == high:
+                value |= 1 << bit
+        return value
+
+
+class FtdiTransport:
+    """An SPI port of a pyftdi SpiController, with optional reset/power pins."""
+
+    def __init__(self, url: str, freq_hz: float, mode: int, pins: PinPlan) -> None:
+        from pyftdi.spi import SpiController  # noqa: PLC0415 - lazy
+        from pyftdi.usbtools import UsbToolsError  # noqa: PLC0415
+
+        self.description = f"FT232H {url} at {freq_hz / 1e6:g} MHz"
+        self.pins = pins
+        self._ctrl = SpiController(cs_count=1)
+        self._gpio = None
+        try:
+            self._ctrl.configure(url, frequency=freq_hz)
+            self._port = self._ctrl.get_port(cs=0, freq=freq_hz, mode=mode)
+            if pins.mask:
+                self._gpio = self._ctrl.get_gpio()
+                # drive the levels first, then make the pins outputs
+                self._gpio.set_direction(pins.mask, pins.mask)
+                self._gpio.write(pins.levels(reset=True, power=False))
+                if pins.power:
+                    self._gpio.write(pins.levels(reset=True, power=True))
+                if pins.settle_s:
+                    time.sleep(pins.settle_s)
+        except UsbToolsError as e:
+            self._safe_close()
+            text = str(e)
+            if "No USB device" in text or "not found" in text.lower():
+                raise TransportError(f"{url}: no FTDI device found ({text}): {_HINT}") from None
+            raise InputError(f"{url}: not a usable FTDI URL: {text}") from None
+        except ValueError as e:
+            self._safe_close()
+            raise InputError(f"{url}: {e}") from None
+        except Exception as e:  # pyftdi FtdiError, usb.core.USBError, OSError
+            self._safe_close()
+            raise TransportError(f"{url}: cannot open the FTDI device: {e}: {_HINT}") from None
+
+    def exchange(self, out: bytes, readlen: int = 0) -> bytes:
+        try:
+            return bytes(self._port.exchange(out, readlen))
+        except Exception as e:  # noqa: BLE001 - any USB failure means the device is gone
+            raise TransportError(f"{self.description}: device vanished: {e}: {_HINT}") from None
+
+    def _safe_close(self) -> None:
+        try:
+            if self._gpio is not None:
+                # power off (still driven), then release reset: an input, so
+                # the MCU's own pull-up/down decides
+                self._gpio.write(self.pins.levels(reset=True, power=False))
+                if self.pins.reset:
+                    self._gpio.set_direction(1 << self.pins.reset[0], 0)
+        except Exception:  # noqa: BLE001, S110 - closing a device that may be gone
+            pass
+        try:
+            self._ctrl.terminate()
+        except Exception:  # noqa: BLE001, S110
+            pass
+
+    def close(self) -> None:
+        self._safe_close()
+        self._gpio = None
+
+
+def open_ftdi(url: str, *, freq_hz: float | None = None, mode: int = 0, wiring: dict | None = None) -> FtdiTransport:
+    _scheme, _target, params = split_url(url, {"freq"})
+    base = url.split("?", 1)[0]
+    freq = freq_hz if freq_hz is not None else DEFAULT_FREQ_HZ
+    if "freq" in params:
+        freq = parse_freq(params["freq"], f"transport URL {url!r}: freq")
+    if not MIN_FREQ_HZ <= freq <= MAX_FREQ_HZ:
+        raise InputError(f"SPI clock {freq:g} Hz: the FT232H does {MIN_FREQ_HZ:g} Hz to 30 MHz")
+    pins = PinPlan(wiring)
+    return FtdiTransport(base, freq, mode, pins)
