@@ -21,6 +21,7 @@ VERDICT_STYLE = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "unknown": 
 # "module:attribute" under flashcheck.commands.
 LAZY_COMMANDS: dict[str, str] = {
     "bom": "bom:bom",
+    "sim": "sim:sim",
 }
 
 
