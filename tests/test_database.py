@@ -7,6 +7,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flashcheck.database import PartsDB, normalise
 from flashcheck.errors import InputError
@@ -179,3 +181,36 @@ def test_jedec_queries(testdb):
 
 def test_normalise():
     assert normalise(" w25q128 jv siq ") == "W25Q128JVSIQ"
+
+
+@pytest.mark.parametrize(
+    "pattern,prefix",
+    [
+        ("W25Q128JV(?P<p>S)", "W25Q128JV"),
+        ("MX25L12835F?M", "MX25L12835"),
+        ("w25q[12]", "W25Q"),
+        ("W25Q128JV|W25Q128FV", ""),
+        ("(A|B)25", ""),
+        (r"AT25SF\-128", "AT25SF"),
+    ],
+)
+def test_literal_prefix(pattern, prefix):
+    from flashcheck.parts import literal_prefix
+
+    assert literal_prefix(pattern) == prefix
+
+
+@given(st.from_regex(r"[A-Z0-9]{2,6}(\?|\*|\{1,2\}|\||\(|\[AB\]|)[A-Z0-9()|?]{0,6}", fullmatch=True), st.text("ABCDEFG0123456789", max_size=12))
+def test_prefix_filter_never_hides_a_match(pattern, code):
+    """Skipping patterns by literal prefix must never skip one that matches."""
+    import re
+
+    from flashcheck.parts import OrderCode
+
+    try:
+        rx = re.compile(pattern, re.IGNORECASE)
+    except re.error:
+        return
+    oc = OrderCode(pattern)
+    for candidate in (code, pattern.replace("?", "").replace("*", "")[:8] + code):
+        assert bool(oc.fullmatch(candidate)) == bool(rx.fullmatch(candidate))

@@ -13,7 +13,10 @@ from .dbcache import Cache
 from .errors import InputError
 from .parts import Source
 from .units import parse_size
-from .yamlio import Located, load_yaml, validate
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .yamlio import Located
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,8 @@ def parse_board(doc: Located) -> Board:
 
 
 def _load_file(path: Path, schema: Path) -> Board:
+    from .yamlio import load_yaml, validate
+
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
         raise InputError(f"{path}:1: expected a mapping with name, title, sources and rules")

@@ -19,7 +19,6 @@ from . import resources
 from .dbcache import Cache
 from .errors import InputError
 from .parts import Part, parse_parts_file
-from .yamlio import load_yaml, validate
 
 _HEX_ID = re.compile(r"^(?:0x)?((?:[0-9a-f]{2}){3,})$", re.IGNORECASE)
 # Packing suffixes that distributors and BOM tools append to an order code.
@@ -108,7 +107,7 @@ class PartsDB:
             configs: set[str] = set()
             fields: dict[str, str] | None = None
             for oc in p.order_codes:
-                mm = oc.pattern.fullmatch(q)
+                mm = oc.fullmatch(q)
                 if mm:
                     fields = {k: v for k, v in mm.groupdict().items() if v}
                     if oc.configurations:
@@ -153,6 +152,8 @@ class PartsDB:
 
 
 def _load_file(path: Path, schema: Path) -> list[Part]:
+    from .yamlio import load_yaml, validate
+
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
         raise InputError(f"{path}:1: expected a mapping with manufacturer, jedec_manufacturer and families")

@@ -12,12 +12,17 @@ Parts come from the curated YAML files (``curated=True``) or from the
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from .units import format_size, parse_size
-from .yamlio import Located
+
+if TYPE_CHECKING:
+    from .yamlio import Located
 
 
 @dataclass(frozen=True)
@@ -87,13 +92,75 @@ class Layout:
     erase: tuple[EraseOp, ...]
     select: str | None = None
     default: bool = True
+    capacity: int | None = None  # where this configuration's array differs from the family's
 
 
 @dataclass(frozen=True)
 class OrderCode:
-    pattern: re.Pattern
+    """An order-code pattern.  Compiled on first use, and only tried on
+    codes that start with its literal prefix, so a look-up compiles one or
+    two patterns rather than the whole database's."""
+
+    text: str
     configurations: tuple[str, ...] = ()
     note: str | None = None
+
+    @property
+    def prefix(self) -> str:
+        return literal_prefix(self.text)
+
+    @property
+    def pattern(self) -> re.Pattern:
+        return _compile(self.text)
+
+    def fullmatch(self, code: str) -> re.Match | None:
+        if not code.startswith(self.prefix):
+            return None
+        return self.pattern.fullmatch(code)
+
+
+_META = set(".^$*+?{}[]\\|()")
+
+
+def literal_prefix(pattern: str) -> str:
+    """The upper-cased literal text a pattern starts with (``W25Q128JV`` of
+    ``W25Q128JV(?P<package>...)``), stopping before a character a following
+    quantifier could make optional."""
+    if _top_level_alternation(pattern):
+        return ""
+    out = []
+    for ch in pattern:
+        if ch in _META:
+            if ch in "?*{" and out:
+                out.pop()
+            break
+        out.append(ch)
+    return "".join(out).upper()
+
+
+def _top_level_alternation(pattern: str) -> bool:
+    depth, in_class, escaped = 0, False, False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=None)
+def _compile(text: str) -> re.Pattern:
+    return re.compile(text, re.IGNORECASE)
 
 
 @dataclass
@@ -127,6 +194,9 @@ class Part:
     @property
     def jedec_id(self) -> str:
         return self.jedec_ids[0]
+
+    def capacity_of(self, layout: Layout) -> int:
+        return layout.capacity or self.capacity
 
     def layouts_for(self, names: tuple[str, ...] = ()) -> tuple[Layout, ...]:
         if not names:
@@ -229,12 +299,18 @@ def parse_family(doc: Located, manufacturer: str, raw: dict, index: int) -> Part
             if c["name"] in names:
                 raise doc.error(f"configuration {c['name']!r} listed twice", *keys, "configurations", j)
             names.add(c["name"])
+            ccap = None
+            if "capacity" in c:
+                try:
+                    ccap = parse_size(c["capacity"])
+                except ValueError as exc:
+                    raise doc.error(f"capacity: {exc}", *keys, "configurations", j, "capacity") from None
             erase = (
-                _erase_ops(doc, c["erase"], capacity, keys + ("configurations", j, "erase"))
+                _erase_ops(doc, c["erase"], ccap or capacity, keys + ("configurations", j, "erase"))
                 if "erase" in c
                 else default_erase
             )
-            layouts.append(Layout(c["name"], erase, c["select"], bool(c.get("default", False))))
+            layouts.append(Layout(c["name"], erase, c["select"], bool(c.get("default", False)), ccap))
         if sum(lay.default for lay in layouts) > 1:
             raise doc.error("more than one configuration is marked default", *keys, "configurations")
     else:
@@ -242,13 +318,13 @@ def parse_family(doc: Located, manufacturer: str, raw: dict, index: int) -> Part
     order_codes = []
     for j, oc in enumerate(raw.get("order_codes") or []):
         try:
-            pat = re.compile(oc["pattern"], re.IGNORECASE)
+            _compile(oc["pattern"])
         except re.error as exc:
             raise doc.error(f"order code pattern does not compile: {exc}", *keys, "order_codes", j) from None
         unknown = [c for c in oc.get("configurations", []) if c not in {lay.name for lay in layouts}]
         if unknown:
             raise doc.error(f"order code names unknown configuration(s) {', '.join(unknown)}", *keys, "order_codes", j)
-        order_codes.append(OrderCode(pat, tuple(oc.get("configurations", ())), oc.get("note")))
+        order_codes.append(OrderCode(oc["pattern"], tuple(oc.get("configurations", ())), oc.get("note")))
     ids = raw["jedec_id"]
     ids = (ids,) if isinstance(ids, str) else tuple(ids)
     v = raw["voltage"]

@@ -142,9 +142,6 @@ def check_erase(rule: Rule, part: Part, layouts: tuple[Layout, ...]) -> list[Che
     rng = rule.params.get("range")
     from .parts import parse_address
 
-    start = parse_address(rng["from"], part.capacity) if rng else 0
-    end = min(parse_address(rng["to"], part.capacity), part.capacity) if rng else part.capacity
-    where = "across the whole array" if not rng else f"across {fmt_range(start, end)}"
     checks = []
     for size in rule.params["sizes"]:
         name = f"erase {format_size(size)}"
@@ -154,7 +151,11 @@ def check_erase(rule: Rule, part: Part, layouts: tuple[Layout, ...]) -> list[Che
             continue
 
         def judge(lay: Layout, size: int = size) -> tuple[bool | None, str, list[str]]:
-            cov = coverage(lay, part.capacity, size)
+            cap = part.capacity_of(lay)
+            start = parse_address(rng["from"], cap) if rng else 0
+            end = min(parse_address(rng["to"], cap), cap) if rng else cap
+            where = "across the whole array" if not rng else f"across {fmt_range(start, end)}"
+            cov = coverage(lay, cap, size)
             missing = gaps(cov, start, end)
             ops = [op for op in lay.erase if size in op.sizes]
             evidence = []
@@ -255,7 +256,7 @@ def check_opcodes(rule: Rule, part: Part, layouts: tuple[Layout, ...]) -> list[C
             op = ops[0]
             regions = ", ".join(f"{format_size(r.size)} at {r}" for r in op.regions)
             ev = [f"{part.name} 0x{opcode:02X}: {regions}"]
-            uniform = op.uniform_size(part.capacity)
+            uniform = op.uniform_size(part.capacity_of(lay))
             if uniform == size:
                 return True, f"0x{opcode:02X} erases {format_size(size)} everywhere, as the host expects", ev
             if uniform is not None:

@@ -47,7 +47,7 @@ def part_json(p: Part, configurations: tuple[str, ...] = ()) -> dict[str, Any]:
                 ],
                 "map": [
                     {"start": s.start, "end": s.end, "sizes": {str(k): list(v) for k, v in s.sizes.items()}}
-                    for s in segments(lay, p.capacity)
+                    for s in segments(lay, p.capacity_of(lay))
                 ],
             }
             for lay in p.layouts
@@ -138,8 +138,11 @@ def print_lookup(match: Match) -> None:
                 con.print("  [red]no erase layout known[/]")
                 continue
             width = max(16, min(64, con.width - 24))
-            con.print(f"  {'':>16} {format_addr(0):<{width - 8}}{format_addr(p.capacity - 1)}")
-            for label, bar in draw(lay, p.capacity, width):
+            cap = p.capacity_of(lay)
+            if cap != p.capacity:
+                con.print(f"  array in this configuration: {cap} bytes")
+            con.print(f"  {'':>16} {format_addr(0):<{width - 8}}{format_addr(cap - 1)}")
+            for label, bar in draw(lay, cap, width):
                 txt = Text(f"  {label:>16} ")
                 for ch in bar:
                     txt.append("█" if ch == "#" else "·", style="green" if ch == "#" else "red dim")
@@ -148,7 +151,7 @@ def print_lookup(match: Match) -> None:
             st.add_column("region")
             st.add_column("length", justify="right")
             st.add_column("erase sizes here (opcodes)")
-            for s in segments(lay, p.capacity):
+            for s in segments(lay, cap):
                 sizes = ", ".join(f"{format_size(k)} ({'/'.join(f'0x{o:02X}' for o in v)})" for k, v in s.sizes.items())
                 st.add_row(str(s), format_size(s.end - s.start), sizes or "[red]none[/]")
             con.print(st)
@@ -228,8 +231,8 @@ def print_parts(parts: list[Part]) -> None:
         for lay in p.layouts:
             from .erasemap import coverage
 
-            cov = coverage(lay, p.capacity, 4096)
-            has4k.append("everywhere" if cov == [(0, p.capacity)] else ("partly" if cov else "no"))
+            cov = coverage(lay, p.capacity_of(lay), 4096)
+            has4k.append("everywhere" if cov == [(0, p.capacity_of(lay))] else ("partly" if cov else "no"))
         four = "/".join(sorted(set(has4k)))
         colour = {"everywhere": "green", "no": "red"}.get(four, "yellow")
         t.add_row(p.manufacturer, p.name, ",".join(p.jedec_ids), format_size(p.capacity),

@@ -12,14 +12,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import InputError
 
-try:
-    _Loader: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML without libyaml
-    _Loader = yaml.SafeLoader
+
+def _yaml():
+    """PyYAML and its fastest safe loader.  Imported only when a file must
+    be parsed (its import alone costs ~80 ms: a cached run never pays it)."""
+    import yaml
+
+    return yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class Located:
@@ -60,7 +61,9 @@ def display_path(path: Path) -> str:
     return str(path)
 
 
-def _index_lines(node: yaml.Node, path: tuple, out: dict[tuple, int]) -> None:
+def _index_lines(node: Any, path: tuple, out: dict[tuple, int]) -> None:
+    import yaml
+
     out[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
@@ -81,9 +84,10 @@ def load_yaml(path: Path) -> Located:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    yaml, loader = _yaml()
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=loader)
+        data = yaml.load(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
