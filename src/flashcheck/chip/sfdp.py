@@ -377,21 +377,43 @@ def load_dump(path: str | Path) -> bytes:
     except UnicodeDecodeError:
         raise SfdpError(f"{p}: neither an SFDP binary (no 'SFDP' signature) nor a hex text dump") from None
     out = bytearray()
+    hexdump = "|" in text
+    last_chunk = b""
+    repeat = False
     for lineno, line in enumerate(text.splitlines(), start=1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
+        if line == "*":  # hexdump: the previous line repeats up to the next offset
+            repeat = True
+            continue
         tokens = line.split()
-        if "|" in line:  # hexdump -C: offset, bytes, |ASCII|
-            tokens = line.split("|", 1)[0].split()[1:]
+        offset = None
+        if hexdump:  # hexdump -C: offset, bytes, |ASCII|; a last line with the length
+            tokens = line.split("|", 1)[0].split()
+            try:
+                offset = int(tokens[0], 16)
+            except ValueError:
+                raise SfdpError(f"{p}:{lineno}: {tokens[0]!r} is not a hexdump offset") from None
+            tokens = tokens[1:]
         elif tokens[0].endswith(":"):  # xxd: offset:, groups, two spaces, ASCII
             rest = line.split(":", 1)[1].strip()
             tokens = re.split(r"\s{2,}", rest, maxsplit=1)[0].split()
+        if offset is not None and repeat and last_chunk:
+            while len(out) < offset:
+                out += last_chunk[: offset - len(out)]
+        repeat = False
+        chunk = bytearray()
         for tok in tokens:
             tok = tok.lower().removeprefix("0x").rstrip(",")
             if not re.fullmatch(r"[0-9a-f]+", tok) or len(tok) % 2:
                 raise SfdpError(f"{p}:{lineno}: {tok!r} is not hex bytes")
-            out += bytes.fromhex(tok)
+            chunk += bytes.fromhex(tok)
+        if offset is not None and offset != len(out):
+            raise SfdpError(f"{p}:{lineno}: offset 0x{offset:x} does not follow the bytes before it")
+        out += chunk
+        if chunk:
+            last_chunk = bytes(chunk)
     if not out:
         raise SfdpError(f"{p}: empty dump")
     return bytes(out)
