@@ -143,6 +143,12 @@ class PartsDB:
         names = list(self.by_name)
         prefix = sorted((n for n in names if q.startswith(n) and len(n) >= 5), key=len, reverse=True)
         close = difflib.get_close_matches(q, names, n=count, cutoff=0.6)
+        # an order code is a family name plus suffixes: compare like with like
+        heads = sorted(
+            ((difflib.SequenceMatcher(None, q[: len(n)], n).ratio(), n) for n in names if len(n) >= 5),
+            reverse=True,
+        )
+        close += [n for r, n in heads[:count] if r >= 0.8]
         out: list[str] = []
         for n in prefix + close:
             real = self.by_name[n][0].name
