@@ -142,8 +142,15 @@ FLASH_MAKERS: tuple[str, ...] = (
     "dialog", "renesas", "xmc", "wuhan xinxin", "puya", "eon", "zbit", "boya", "xtx", "fudan", "sst",
     "microchip", "atmel", "numonyx", "amic", "esmt", "paragon",
 )
-_DESC_FLASH = re.compile(r"\b(?:nor|flash)\b", re.IGNORECASE)
-_DESC_NOT = re.compile(r"\b(?:nand|eeprom|led|camera|strobe|fram)\b", re.IGNORECASE)
+# Description words: "SPI NOR", "serial flash" ... say flash outright; a bare
+# "flash" counts unless the line is something that merely contains flash
+# (a microcontroller "256KB FLASH", a camera-flash LED driver) or is NAND,
+# EEPROM or FRAM.
+_DESC_SURE = re.compile(r"\b(?:spi[\s-]*nor|nor[\s-]*flash|serial[\s-]*flash|spi[\s-]*flash|qspi[\s-]*flash|flash[\s-]*memory)\b",
+                        re.IGNORECASE)
+_DESC_FLASH = re.compile(r"\bflash\b", re.IGNORECASE)
+_DESC_NOT = re.compile(r"\b(?:nand|eeprom|fram|led|camera|strobe|mcu|microcontroller|micro|soc|cpu|dsp|fpga|cpld|"
+                       r"wi-?fi|bluetooth|module|arm|cortex|risc-?v|controller|driver)\b", re.IGNORECASE)
 
 
 def normalise_code(code: str) -> str:
@@ -162,9 +169,9 @@ class FlashFilter:
             return False
         if q.startswith(self.prefixes):
             return True
-        if description and _DESC_FLASH.search(description):
-            if not _DESC_NOT.search(description) or re.search(r"\bnor\b", description, re.IGNORECASE):
-                return True
+        if description and (_DESC_SURE.search(description)
+                            or (_DESC_FLASH.search(description) and not _DESC_NOT.search(description))):
+            return True
         if manufacturer and "25" in q[:6] and any(m in manufacturer.lower() for m in FLASH_MAKERS):
             return True
         return False
@@ -249,11 +256,6 @@ def _sniff_encoding(head: bytes, path: Path) -> tuple[str, bool]:
     if b"\x00" in head:
         raise InputError(f"{path}:1: binary data, not a BOM; expected a CSV/TSV text file (UTF-8) or an .xlsx workbook")
     return "utf-8", False
-
-
-def _line_of_offset(path: Path, encoding: str, bad_byte_offset: int) -> int:
-    with open(path, "rb") as f:
-        return f.read(bad_byte_offset).count(b"\n") + 1
 
 
 class _Lines:
