@@ -168,3 +168,14 @@ def test_short_answer_is_a_hardware_error() -> None:
     nor = SpiNor(Recorder(lambda o, n: b"\x01"))
     with pytest.raises(HardwareError, match="asked for 6 bytes, got 1"):
         nor.read_id()
+
+
+def test_sector_map_detection_with_address_and_variable_dummy() -> None:
+    from flashcheck.chip.sfdp import DetectCommand, Region, SectorMapConfig, SfdpInfo
+
+    r = Recorder(lambda out, n: b"\x80" * n)
+    cfgs = [SectorMapConfig(i, (Region(0, 1 << 20, ()),)) for i in range(4)]
+    info = SfdpInfo("1.6", 1 << 20, 256, [], None, cfgs, sector_map_detect=(
+        DetectCommand(0x65, 0x800004, 3, 8, 0x80), DetectCommand(0x65, 0x800002, -1, -1, 0x01)))
+    assert SpiNor(r).sector_map_in_use(info).id == 2
+    assert r.sent == [(b"\x65\x80\x00\x04\x00", 1), (b"\x65\x80\x00\x02", 1)]

@@ -270,9 +270,11 @@ class SpiNor:
         cid = 0
         for d in info.sector_map_detect:
             payload = b""
-            if d.address_bytes:
-                payload = d.address.to_bytes(d.address_bytes, "big")
-            payload += bytes(d.dummy_cycles // 8)
+            abytes = self.addr_width if d.address_bytes < 0 else d.address_bytes
+            if abytes:
+                payload = (d.address & ((1 << (8 * abytes)) - 1)).to_bytes(abytes, "big")
+            # "variable" dummy (-1) means the current read's: 0 for 03h reads
+            payload += bytes(max(0, d.dummy_cycles) // 8)
             value = self.command(d.opcode, payload, 1)[0]
             cid = cid << 1 | (1 if value & d.mask else 0)
         for config in info.sector_map:

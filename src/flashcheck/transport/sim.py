@@ -103,8 +103,9 @@ def open_sim(url: str, *, freq_hz: float | None = None, mode: int = 0, wiring: d
     image, fail_after, time_scale = _parse_params(url, params)
     if not target:
         raise InputError(f"transport URL {url!r}: name a model (sim://W25Q128JV) or a file (sim:chip.yaml)")
-    is_file = url.split(":", 1)[1].startswith("//") is False or target.endswith((".yaml", ".yml"))
-    if target.lower() == "none" and not target.endswith((".yaml", ".yml")):
+    yaml_name = target.endswith((".yaml", ".yml"))
+    is_file = yaml_name or (not url.split(":", 1)[1].startswith("//") and get_model(target) is None)
+    if target.lower() == "none" and not yaml_name:
         if image is not None:
             raise InputError(f"transport URL {url!r}: sim://none has no array for image=")
         return SimTransport(None, fail_after=fail_after, description="sim (no chip)")
