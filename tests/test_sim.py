@@ -484,3 +484,27 @@ def test_model_from_dict_errors_name_the_field() -> None:
     with pytest.raises(InputError, match="no entry under erase"):
         model_from_dict({"name": "X", "size": "1 MiB",
                          "regions": [{"size": "1 MiB", "blocks": {0x20: "4 KiB"}}]})
+
+
+def test_four_byte_addressing_on_a_large_chip() -> None:
+    from flashcheck.transport.sim import SimTransport
+
+    m = model_from_dict({
+        "name": "BIG", "jedec_id": "ef 40 19", "size": "32 MiB",
+        "erase": {0x20: {"typ_ms": 45, "max_ms": 400, "block": "4 KiB"}},
+        "sfdp": {"revision": "1.6"},
+    })
+    nor = SpiNor(SimTransport(SimChip(m)), poll_interval_s=0)
+    info = sfdp.parse(nor.read_sfdp_image())
+    assert info.size == 32 * 1024 * KiB and info.address_bytes == "3or4"
+    with pytest.raises(ValueError):
+        nor.read(0x1800000, 1)  # does not fit 3 address bytes
+    nor.enter_4byte()
+    nor.page_program(0x1800000, b"\x5a")
+    assert nor.read(0x1800000, 1) == b"\x5a"
+    assert nor.read(0x0800000, 1) == b"\xff"  # not aliased into the lower half
+    nor.erase(0x20, 0x1800000, 1.0)
+    assert nor.read(0x1800000, 1) == b"\xff"
+    nor.exit_4byte()
+    nor.page_program(0x000010, b"\x00")
+    assert nor.read(0x10, 1) == b"\x00"

@@ -242,3 +242,92 @@ def test_ftdi_without_a_device_is_a_transport_error() -> None:
     with pytest.raises(TransportError, match="no FTDI device|cannot open") as e:
         open_transport("ftdi://ftdi:232h/1", freq_hz=1e6)
     assert "USB" in str(e.value)
+
+
+class _FakeGpio:
+    def __init__(self, log: list) -> None:
+        self.log = log
+
+    def set_direction(self, pins: int, direction: int) -> None:
+        self.log.append(("dir", pins, direction))
+
+    def write(self, value: int) -> None:
+        self.log.append(("write", value))
+
+
+class _FakePort:
+    def __init__(self, log: list, fail: bool) -> None:
+        self.log = log
+        self.fail = fail
+
+    def exchange(self, out: bytes, readlen: int = 0) -> bytes:
+        if self.fail:
+            raise OSError("USB gone")
+        self.log.append(("xfer", bytes(out), readlen))
+        return b"\xab" * readlen
+
+
+def _fake_controller(log: list, *, configure_error: Exception | None = None, fail: bool = False):
+    class FakeSpiController:
+        def __init__(self, cs_count: int = 1) -> None:
+            log.append(("init", cs_count))
+
+        def configure(self, url: str, frequency: float) -> None:
+            log.append(("configure", url, frequency))
+            if configure_error is not None:
+                raise configure_error
+
+        def get_port(self, cs: int, freq: float, mode: int) -> _FakePort:
+            log.append(("port", cs, freq, mode))
+            return _FakePort(log, fail)
+
+        def get_gpio(self) -> _FakeGpio:
+            return _FakeGpio(log)
+
+        def terminate(self) -> None:
+            log.append(("terminate",))
+
+    return FakeSpiController
+
+
+def test_ftdi_transport_holds_reset_and_powers_the_target(monkeypatch) -> None:
+    import pyftdi.spi
+
+    log: list = []
+    monkeypatch.setattr(pyftdi.spi, "SpiController", _fake_controller(log))
+    wiring = {"reset_gpio": "AD4", "reset_active": "low", "power_gpio": "AC0", "settle_ms": 0}
+    t = open_transport("ftdi://ftdi:232h/1?freq=4.5M", mode=0, wiring=wiring)
+    assert ("configure", "ftdi://ftdi:232h/1", 4.5e6) in log
+    assert ("port", 0, 4.5e6, 0) in log
+    gpio = [e for e in log if e[0] in ("dir", "write")]
+    # outputs on AD4 and AC0; reset asserted (AD4 low) and power off, then power on
+    assert gpio == [("dir", 0x110, 0x110), ("write", 0x000), ("write", 0x100)]
+    assert t.exchange(b"\x9f", 3) == b"\xab\xab\xab"
+    assert "4.5 MHz" in t.description
+    log.clear()
+    t.close()
+    # power off, then reset released (AD4 an input again), then the controller closed
+    assert log == [("write", 0x000), ("dir", 0x010, 0), ("terminate",)]
+
+
+def test_ftdi_transport_usb_gone_is_a_transport_error(monkeypatch) -> None:
+    import pyftdi.spi
+
+    monkeypatch.setattr(pyftdi.spi, "SpiController", _fake_controller([], fail=True))
+    t = open_transport("ftdi://ftdi:232h/1", freq_hz=1e6)
+    with pytest.raises(TransportError, match="vanished"):
+        t.exchange(b"\x9f", 3)
+
+
+def test_ftdi_open_errors(monkeypatch) -> None:
+    import pyftdi.spi
+    from pyftdi.usbtools import UsbToolsError
+
+    monkeypatch.setattr(pyftdi.spi, "SpiController",
+                        _fake_controller([], configure_error=UsbToolsError("No USB device matches URL x")))
+    with pytest.raises(TransportError, match="no FTDI device"):
+        open_transport("ftdi://ftdi:232h/1")
+    monkeypatch.setattr(pyftdi.spi, "SpiController",
+                        _fake_controller([], configure_error=UsbToolsError("Vendor ID 'nope' not supported")))
+    with pytest.raises(InputError, match="not a usable FTDI URL"):
+        open_transport("ftdi://nope:232h/1")

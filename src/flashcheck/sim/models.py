@@ -164,8 +164,13 @@ DEFINITIONS: list[dict] = [
         # TBPARM = 0, OTP) or top (TBPARM = 1); P4E 20h outside them is
         # ignored; SE D8h erases 64 KB (the whole parameter area when
         # addressed there).  Uniform option: D8h erases 256 KB and there
-        # are no 4 KB sectors.  Which one is chosen by a one-time bit, here
-        # SR2[7] read with 07h (recalled: check the register description).
+        # are no 4 KB sectors.  Which one is chosen by SR2[7] BES (Block
+        # Erase Size, 0 = 64 KB, 1 = 256 KB; SR2 read with 07h; SR2[6] PBW is
+        # the 256/512-byte page buffer, not modelled: pages are 256 B), as
+        # the datasheet's SR2 table gives them (rev 05 table 8.8, as quoted
+        # in the Cosa S25FL127S driver).  The datasheet's WRR (01h) writes
+        # SR1 and CR1; how SR2 is set in the field is not modelled
+        # faithfully: here a third WRR byte sets it (one-time bits).
         # Timings (Program and Erase Performance, recalled): page program
         # 0.25/0.75 ms, P4E 200/725 ms, SE 64 KB 130/650 ms,
         # SE 256 KB 520/2600 ms, bulk erase 33/165 s.
