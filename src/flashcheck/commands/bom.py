@@ -67,7 +67,7 @@ def _print(report) -> None:
     if report.lines:
         t = Table(title=f"{report.path.name} on {report.board.name}", show_lines=True)
         t.add_column("line", justify="right")
-        t.add_column("order code")
+        t.add_column("order code", no_wrap=True, min_width=min(32, max(len(ln.code) for ln in report.lines)))
         t.add_column("verdict")
         t.add_column("part")
         t.add_column("reason", ratio=3)

@@ -284,7 +284,7 @@ class _Lines:
             try:
                 self.pending += self.dec.decode(chunk, final=not chunk)
             except UnicodeDecodeError as exc:
-                line = self.line + 1 + self.pending.count("\n")
+                line = self.line + 1 + self.pending.count("\n") + exc.object[: exc.start].count(b"\n")
                 raise InputError(
                     f"{self.path}:{line}: not {self.encoding.upper().replace('-SIG', '')} text "
                     f"(byte 0x{exc.object[exc.start]:02X}); save the BOM as UTF-8 CSV or as .xlsx"
