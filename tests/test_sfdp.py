@@ -124,6 +124,7 @@ def test_real_dumps_agree_with_spiflash(name: str, data: bytes) -> None:
     assert ours.page_size == theirs.page_size
     assert ours.uniform_4k is (theirs.bfpt.uniform_4k if ours.uniform_4k is not None else None)
     assert ours.revision == theirs.revision
+    assert sfdp.compare_with_spiflash(data) == []
 
 
 @pytest.mark.parametrize("name", sorted(SIM_IMAGES))
@@ -307,3 +308,24 @@ def test_decoded_sim_sfdp_follows_the_chip_configuration() -> None:
     chip.regs["SR2"] = 0x80
     info = parse(chip.sfdp_image())
     assert [(s, o) for s, o, _t, _m in info.erase_types] == [(262144, 0xD8)]
+
+
+def test_compare_with_spiflash_reports_a_difference(monkeypatch) -> None:
+    import dataclasses
+
+    data = SIM_IMAGES["W25Q128JV"]
+    real = sfdp.parse
+    monkeypatch.setattr(sfdp, "parse", lambda d: dataclasses.replace(real(d), size=1, page_size=512))
+    diff = sfdp.compare_with_spiflash(data)
+    assert any("density" in d for d in diff) and any("page size" in d for d in diff)
+
+
+def test_density_over_2_gbit_form() -> None:
+    data = bytearray(SIM_IMAGES["W25Q128JV"])
+    ptr = int.from_bytes(data[12:15], "little")
+    struct.pack_into("<I", data, ptr + 4, 0x80000000 | 32)  # 2^32 bits = 512 MiB
+    info = parse(bytes(data))
+    assert info.size == 512 * 1024 * 1024
+    import spiflash
+
+    assert spiflash.parse_sfdp(bytes(data)).size == info.size

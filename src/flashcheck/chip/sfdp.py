@@ -219,7 +219,9 @@ def _bfpt(dw: tuple[int, ...], h: ParameterHeader) -> dict[str, Any]:
         if exp > 31 or (1 << exp) > size:
             raise SfdpError(f"BFPT erase type {i} size 2^{exp} bytes is larger than the chip ({size} bytes)")
         types.append(EraseType(i, 1 << exp, opcode))
-    if len(dw) >= 10 and (h.minor >= 5 or h.major > 1):
+    # as Linux: a field is read when the table is long enough to hold it
+    # (JESD216 tables are 9 DWORDs; A and later 16 or more)
+    if len(dw) >= 10:
         dw10 = dw[9]
         mult = 2 * (_bits(dw10, 3, 0) + 1)
         timed = []
@@ -234,7 +236,7 @@ def _bfpt(dw: tuple[int, ...], h: ParameterHeader) -> dict[str, Any]:
     out["page_size"] = None
     out["page_program_us"] = None
     out["chip_erase_ms"] = None
-    if len(dw) >= 11 and (h.minor >= 5 or h.major > 1):
+    if len(dw) >= 11:
         dw11 = dw[10]
         out["page_size"] = 1 << _bits(dw11, 7, 4)
         out["page_program_us"] = float((_bits(dw11, 12, 8) + 1) * (64 if _bits(dw11, 13, 13) else 8))
@@ -422,3 +424,28 @@ def load_dump(path: str | Path) -> bytes:
 def parse_file(path: str | Path) -> SfdpInfo:
     """:func:`parse` of :func:`load_dump`."""
     return parse(load_dump(path))
+
+
+def compare_with_spiflash(data: bytes) -> list[str]:
+    """Where this decoder and spiflash's (:func:`spiflash.parse_sfdp`)
+    disagree on ``data``: density, page size, erase types (size, opcode,
+    typical time).  Empty when they agree.  Imports spiflash (about a
+    second), so call it only when a second opinion is wanted."""
+    import spiflash  # noqa: PLC0415 - heavy, on demand
+
+    ours = parse(data)
+    try:
+        theirs = spiflash.parse_sfdp(bytes(data))
+    except ValueError as e:
+        return [f"spiflash cannot decode it: {e}"]
+    out = []
+    if ours.size != theirs.size:
+        out.append(f"density: {ours.size} here, {theirs.size} in spiflash")
+    if ours.page_size != theirs.page_size:
+        out.append(f"page size: {ours.page_size} here, {theirs.page_size} in spiflash")
+    mine = [(s, o, None if t is None else round(t * 1000)) for s, o, t, _m in ours.erase_types]
+    bfpt = theirs.bfpt
+    other = [(e.size, e.opcode, e.typical_us) for e in (bfpt.erase_types if bfpt else ())]
+    if mine != other:
+        out.append(f"erase types: {mine} here, {other} in spiflash")
+    return out
