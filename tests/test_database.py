@@ -132,7 +132,7 @@ def test_user_board_overrides_builtin(run, tmp_path):
     )
     code, out, _ = run("--boards", d, "check", "--json", "--board", "imp003", "W25Q128FVSIG")
     (r,) = json.loads(out)["results"]
-    assert [c["rule"] for c in r["checks"]] == ["capacity"] and r["verdict"] == "fail"
+    assert [c["rule"] for c in r["checks"]] == ["command set", "capacity"] and r["verdict"] == "fail"
 
 
 def test_board_file_name_must_match(tmp_path, run):

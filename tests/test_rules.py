@@ -14,13 +14,13 @@ def test_uniform_part_passes_every_rule(check_json):
     assert code == 0
     rules = checks_by_rule(r)
     assert set(rules) == {
-        "erase 4 KiB", "erase 64 KiB", "voltage", "capacity", "address mode",
+        "command set", "erase 4 KiB", "erase 64 KiB", "voltage", "capacity", "address mode",
         "opcodes", "opcode 0x20", "erase time", "power-up protection", "clock",
     }
     assert all(c["ok"] is True for c in r["checks"])
     # every check names the board's source and the part's datasheet
     for c in r["checks"]:
-        assert any("Fictional host spec" in s for s in c["sources"])
+        assert any(("Fictional host spec" if c["rule"] != "command set" else "Test host with every rule") in s for s in c["sources"])
         assert any("TC25U128 fictional test part" in s for s in c["sources"])
 
 
@@ -57,7 +57,7 @@ def test_range_rule_depends_on_configuration(check_json):
     assert check_json("lowrange", "TC25H128TS")[1][0]["verdict"] == "fail"
     code, (r,) = check_json("lowrange", "TC25H128XS")
     assert r["verdict"] == "unknown" and code == 3
-    assert "depends on configuration" in r["checks"][0]["detail"]
+    assert "depends on configuration" in r["checks"][1]["detail"]
 
 
 def test_nonuniform_block_erase_and_power_up_protection(check_json):
@@ -109,8 +109,8 @@ def test_missing_data_is_unknown_never_pass(run_test_data, tmp_path):
     code, out, _ = run_test_data("check", "--json", "--board", str(board), "TC25P128")
     (r,) = json.loads(out)["results"]
     assert code == 3 and r["verdict"] == "unknown"
-    assert [c["ok"] for c in r["checks"]] == [None, None, None]
-    assert all("not in the database" in c["detail"] for c in r["checks"])
+    assert [c["ok"] for c in r["checks"]] == [True, None, None, None]
+    assert all("not in the database" in c["detail"] for c in r["checks"][1:])
 
 
 def test_erase_time_rule(run_test_data, tmp_path):
@@ -123,7 +123,7 @@ def test_erase_time_rule(run_test_data, tmp_path):
 
     code, out, _ = run_test_data("check", "--json", "--board", str(board), "TC25U128", "TC25H128BS")
     a, b = json.loads(out)["results"]
-    assert a["verdict"] == "fail" and "up to 400 ms" in a["checks"][0]["detail"]
+    assert a["verdict"] == "fail" and "up to 400 ms" in a["checks"][1]["detail"]
     assert b["verdict"] == "pass"  # hybrid's 4 KiB erase max 200 ms
     assert code == 1
 
@@ -138,7 +138,7 @@ def test_clock_rule_uses_read_clock_for_0x03(run_test_data, tmp_path):
 
     _, out, _ = run_test_data("check", "--json", "--board", str(board), "TC25U128")
     (r,) = json.loads(out)["results"]
-    assert r["verdict"] == "fail" and "50 MHz" in r["checks"][0]["detail"]
+    assert r["verdict"] == "fail" and "50 MHz" in r["checks"][1]["detail"]
 
 
 def test_same_id_different_answers_is_unknown(check_json):
@@ -172,3 +172,14 @@ def test_text_output_one_line_per_part(run_test_data, query, ok):
     assert lines[0].startswith("PASS" if ok else "FAIL")
     if not ok:
         assert "erase 4 KiB" in lines[0] and "0x010000-0xFFFFFF" in lines[0]
+
+
+def test_dataflash_board_accepts_dataflash_only(run_test_data, tmp_path):
+    import json
+
+    board = tmp_path / "df.yaml"
+    board.write_text("name: df\ntitle: t\ncommand_set: dataflash\nsources: {s: {title: x}}\nrules:\n  - {rule: capacity, min: 1 MiB, source: s}\n")
+    _, out, _ = run_test_data("check", "--json", "--board", str(board), "TC25U128", "AT45DB161E")
+    a, b = json.loads(out)["results"]
+    assert a["verdict"] == "fail" and a["checks"][0]["rule"] == "command set"
+    assert b["verdict"] == "pass"

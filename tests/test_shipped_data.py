@@ -115,6 +115,14 @@ def test_at25sf128a_curated_voltage_beats_flashrom(run):
     assert rule(r, "voltage")["ok"] is True
 
 
+@pytest.mark.parametrize("code", ["AT45DB321E-SHF-T", "AT45DB161E"])
+def test_dataflash_fails_a_25_series_host_whatever_its_erase_sizes(run, code):
+    # In binary-page mode 0x50 erases 4 KiB blocks; the host still cannot drive it.
+    _, r = result(run, "imp003", code)
+    c = rule(r, "command set")
+    assert c["ok"] is False and "DataFlash" in c["detail"] and r["verdict"] == "fail"
+
+
 def test_dataflash_has_no_0x20(run):
     _, r = result(run, "cc3200", "AT45DB161E")
     assert rule(r, "opcode 0x20")["ok"] is False and r["verdict"] == "fail"

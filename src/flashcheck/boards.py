@@ -39,6 +39,7 @@ class Board:
     wiring: dict[str, Any] = field(default_factory=dict)
     test: dict[str, Any] = field(default_factory=dict)
     where: str | None = None
+    command_set: str = "spi-nor"
 
 
 def _sizes(doc: Located, values: list, *keys: Any) -> list[int]:
@@ -104,6 +105,7 @@ def parse_board(doc: Located) -> Board:
         wiring=data.get("wiring") or {},
         test=data.get("test") or {},
         where=str(doc.path),
+        command_set=data.get("command_set", "spi-nor"),
     )
 
 

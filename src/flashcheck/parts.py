@@ -186,6 +186,7 @@ class Part:
     program: dict[str, Any] | None = None
     power_up: dict[str, Any] | None = None
     sfdp: bool | None = None
+    command_set: str = "spi-nor"
     unconfirmed: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     # Facts the sources disagree on (uncurated parts): field -> description.
@@ -356,6 +357,7 @@ def parse_family(doc: Located, manufacturer: str, raw: dict, index: int) -> Part
         program=raw.get("program"),
         power_up=raw.get("power_up"),
         sfdp=raw.get("sfdp"),
+        command_set=raw.get("command_set", "spi-nor"),
         unconfirmed=tuple(raw.get("unconfirmed", ())),
         notes=tuple(raw.get("notes", ())),
     )

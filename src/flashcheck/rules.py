@@ -324,9 +324,26 @@ def check_clock(rule: Rule, part: Part) -> Check:
     )
 
 
+_COMMAND_SETS = {
+    "spi-nor": "the JEDEC 25-series SPI NOR command set (0x06 write enable, 0x05 status, 0x02 page program)",
+    "dataflash": "the DataFlash command set (SRAM buffers, 0xD7 status, no write enable)",
+}
+
+
+def check_command_set(board: Board, part: Part) -> Check:
+    """Every board speaks one command protocol (spi-nor unless it says
+    otherwise); erase sizes only mean something within it."""
+    src = [f"board: {board.title}" + (" (command_set)" if board.command_set != "spi-nor" else " (default: a host speaks spi-nor unless its profile says otherwise)"), _cite(part)]
+    ok = part.command_set == board.command_set
+    detail = f"host speaks {_COMMAND_SETS[board.command_set]}"
+    if not ok:
+        detail += f"; {part.name} uses {_COMMAND_SETS[part.command_set]}"
+    return Check("command set", ok, detail, src)
+
+
 def judge_part(part: Part, board: Board, configurations: tuple[str, ...] = ()) -> list[Check]:
     layouts = part.layouts_for(configurations) or part.layouts
-    checks: list[Check] = []
+    checks: list[Check] = [check_command_set(board, part)]
     for rule in board.rules:
         if rule.kind == "erase":
             checks += check_erase(rule, part, layouts)
