@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from flashcheck.errors import ChipTimeout, HardwareError
 
@@ -29,6 +30,10 @@ ULBPR = 0x98
 RBPR = 0x72
 EN4B = 0xB7
 EX4B = 0xE9
+
+if TYPE_CHECKING:
+    from flashcheck.chip.sfdp import SectorMapConfig, SfdpInfo
+    from flashcheck.transport import Transport
 
 SR_WIP = 0x01
 SR_WEL = 0x02
@@ -56,7 +61,7 @@ class SpiNor:
 
     def __init__(
         self,
-        transport,
+        transport: Transport,
         *,
         addr_width: int = 3,
         poll_interval_s: float = 0.0002,
@@ -261,7 +266,7 @@ class SpiNor:
         significant first (18 for the 64 Mbit part)."""
         return self.command(RBPR, readlen=n)
 
-    def sector_map_in_use(self, info) -> object | None:
+    def sector_map_in_use(self, info: SfdpInfo) -> SectorMapConfig | None:
         """The sector-map configuration of ``info`` (a decoded
         :class:`~flashcheck.chip.sfdp.SfdpInfo`) the chip is in now, found
         by running the map's detection reads; None without a sector map."""

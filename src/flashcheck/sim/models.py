@@ -27,6 +27,10 @@ _WINBOND_SR = [
     {"name": "SR3", "read": 0x15, "value": 0x60, "writable": 0x64, "nonvolatile": True},
 ]
 
+# GigaDevice GD25Q64C and Adesto AT25SF128A: SR1 as Winbond (BP3/BP4 of the
+# GigaDevice table act as TB/SEC), SR2 at 35h; no third register modelled.
+_SR1_SR2 = _WINBOND_SR[:2]
+
 DEFINITIONS: list[dict] = [
     {
         # Winbond W25Q128JV datasheet (rev F, "AC Electrical Characteristics"):
@@ -123,7 +127,7 @@ DEFINITIONS: list[dict] = [
             0x52: {"typ_ms": 150, "max_ms": 800, "block": "32 KiB"},
             0xD8: {"typ_ms": 250, "max_ms": 1200, "block": "64 KiB"},
         },
-        "registers": _WINBOND_SR,
+        "registers": _SR1_SR2,
         "write_registers": ["SR1", "SR2"],
         "protection": {"kind": "bp", "mask": 0x1C, "unit": "128 KiB",
                        "tb": {"mask": 0x20}, "sec": {"mask": 0x40}},
@@ -149,7 +153,7 @@ DEFINITIONS: list[dict] = [
             0x52: {"typ_ms": 160, "max_ms": 1300, "block": "32 KiB"},
             0xD8: {"typ_ms": 250, "max_ms": 1800, "block": "64 KiB"},
         },
-        "registers": _WINBOND_SR,
+        "registers": _SR1_SR2,
         "write_registers": ["SR1", "SR2"],
         "protection": {"kind": "bp", "mask": 0x1C, "unit": "256 KiB",
                        "tb": {"mask": 0x20}, "sec": {"mask": 0x40}},
