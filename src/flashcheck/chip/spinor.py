@@ -170,12 +170,12 @@ class SpiNor:
         another register read given by ``opcode``."""
         return self.command(opcode, readlen=1)[0]
 
-    def write_status(self, values: bytes) -> float:
+    def write_status(self, values: bytes, timeout_s: float = 2.0) -> float:
         """Write status/configuration registers (WREN, 01h ``values``),
         then wait for the write to finish; returns the seconds waited."""
         self.write_enable()
         self.command(WRSR, bytes(values))
-        return self.wait_ready(1.0, opcode=WRSR)
+        return self.wait_ready(timeout_s, opcode=WRSR)
 
     def write_enable(self) -> None:
         """06h, then check that WEL is set (HardwareError if not: the chip
