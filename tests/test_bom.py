@@ -481,7 +481,9 @@ def test_erase_map_svg_labels_regions():
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     sizes = {s for op in lay.erase for s in op.sizes}
     assert svg.count("<rect") >= len(sizes)  # one bar (at least one rect) per erase size
-    assert "0x010000" in svg  # the end of the parameter sectors is labelled
+    labels = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert "0x010000" in labels  # the end of the parameter sectors is labelled
+    assert "0x000000" in labels and any(t.endswith("end") for t in labels)
 
 
 # --------------------------------------------------------------------------

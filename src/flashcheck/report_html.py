@@ -51,7 +51,7 @@ def erase_map_svg(layout, capacity: int, width: int = 900) -> str:
     rows = max(1, len(sizes))
     top = 4
     axis_y = top + rows * (bar_h + gap)
-    height = axis_y + 48
+    height = axis_y + 58
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
            f'role="img" aria-label="erase map">']
     if not sizes:
@@ -63,22 +63,31 @@ def erase_map_svg(layout, capacity: int, width: int = 900) -> str:
         out.append(f'<text x="{label_w - 8}" y="{y + 14}" text-anchor="end">{e(label)}</text>')
         for s, x0, x1 in zip(segs, xs, xs[1:]):
             ok = sz in s.sizes
-            colour = "#2da44e" if ok else "#f8d7da"
+            colour = "#2da44e" if ok else "#f3b3b3"
             what = f"{format_size(sz)} erase {'works' if ok else 'does not work'} at {s}"
             out.append(f'<rect x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 1):.1f}" height="{bar_h}" fill="{colour}" '
                        f'stroke="#ffffff" stroke-width="1"><title>{e(what)}</title></rect>')
-    # boundaries and their addresses
-    last_label = -1e9
+    # boundaries and their addresses: each label in the first of three rows
+    # where it does not overlap another (a small parameter area's boundary
+    # sits right next to 0x000000)
     bounds = [(xs[i], segs[i].start) for i in range(len(segs))] + [(xs[-1], capacity)]
+    taken: list[list[tuple[float, float]]] = [[], [], []]
     for j, (x, addr) in enumerate(bounds):
         out.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{axis_y + 4}" stroke="#57606a" stroke-width="0.6"/>')
-        text = format_addr(addr) if addr < capacity else format_addr(capacity - 1) + " end"
         is_last = j == len(bounds) - 1
-        if x - last_label >= 62 or is_last:
-            row = 0 if x - last_label >= 62 else 1
-            anchor = "end" if is_last else "start"
-            out.append(f'<text x="{x + (-1 if is_last else 1):.1f}" y="{axis_y + 16 + row * 14}" text-anchor="{anchor}">{e(text)}</text>')
-            last_label = x
+        text = format_addr(capacity - 1) + " end" if is_last else format_addr(addr)
+        w = 6.7 * len(text) + 4
+        left = is_last or x + w > width - 2  # no room on the right: label to the left of the line
+        span = (x - w, x) if left else (x, x + w)
+        for row, spans in enumerate(taken):
+            if all(span[1] <= a or span[0] >= b for a, b in spans):
+                spans.append(span)
+                anchor = "end" if left else "start"
+                dx = -1 if left else 1
+                out.append(f'<line x1="{x:.1f}" y1="{axis_y + 4}" x2="{x:.1f}" y2="{axis_y + 6 + row * 14}" '
+                           f'stroke="#57606a" stroke-width="0.6"/>')
+                out.append(f'<text x="{x + dx:.1f}" y="{axis_y + 16 + row * 14}" text-anchor="{anchor}">{e(text)}</text>')
+                break
     out.append("</svg>")
     return "".join(out)
 
