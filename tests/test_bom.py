@@ -179,7 +179,7 @@ def test_title_lines_above_header_and_utf16(tmp_path, bom_json):
 @pytest.mark.parametrize(
     "header",
     ["MPN", "Manufacturer Part Number", "Mfr. Part #", "Part Number", "MANUFACTURER_PART_NUMBER", "mfr part no",
-     "Mfg P/N", "Manufacturer Part Number 1", "MPN1"],
+     "Mfg P/N", "Manufacturer Part Number 1", "MPN1", "Mfr. #", "Manufacturer Part #", " mpn "],
 )
 def test_header_variants(tmp_path, bom_json, header):
     path = write_csv(tmp_path / "h.csv", [["Ref", "Value", header, "Qty"], ["U1", "x", PASS_CODE, "1"], ["R1", "1k", "RC0402", "1"]])
@@ -392,7 +392,7 @@ def test_csv_writer_roundtrip_is_inert(tmp_path, rows, delimiter):
     out = CsvOut(path, delimiter)
     for r in rows:
         out.row(r)
-    out.close()
+    out.commit()
     with open(path, newline="", encoding="utf-8") as f:
         back = list(csv.reader(f, delimiter=delimiter))
     assert back == [[inert(c) for c in r] for r in rows]
@@ -570,3 +570,15 @@ def test_memory_is_streamed(tmp_path):
     first = [next(sheet.rows) for _ in range(3)]
     sheet.close()
     assert [ln for ln, _ in first] == [2, 3, 4]  # the malformed tail was never read
+
+
+def test_csv_output_not_left_half_written(tmp_path, bom):
+    src = tmp_path / "bad.csv"
+    src.write_text(f"Ref,MPN\nU1,{PASS_CODE}\nU2,x,extra\n")
+    out = tmp_path / "out.csv"
+    assert bom(src, "--csv", out)[0] == 2
+    assert not out.exists() and not (tmp_path / "out.csv.part").exists()
+    good = write_csv(tmp_path / "good.csv", [["MPN"], [PASS_CODE]])
+    err = _err(bom, good, "--csv", good)  # would overwrite its own input
+    assert "overwrite" in err
+    assert good.read_text().splitlines() == ["MPN", PASS_CODE]

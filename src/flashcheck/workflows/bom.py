@@ -42,6 +42,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +83,7 @@ MPN_HEADERS: tuple[str, ...] = (
 )
 # "value" is last: in Eagle and plain KiCad exports the order code is
 # sometimes only in Value.  It is used only when nothing better is there.
-MANUFACTURER_HEADERS = ("manufacturer", "mfr", "mfg", "manufacturername", "manufacturer1", "mfrname", "vendor", "brand")
+MANUFACTURER_HEADERS = ("manufacturer", "mfr", "mfg", "mf", "manufacturername", "manufacturer1", "mfrname", "vendor", "brand")
 DESCRIPTION_HEADERS = ("description", "desc", "comment", "partdescription", "detaileddescription", "category")
 HEADER_SCAN = 20  # rows searched for the header
 
@@ -90,7 +91,9 @@ OUT_COLUMNS = ("flashcheck verdict", "flashcheck reason", "flashcheck alternates
 
 
 def header_key(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", str(text).lower())
+    """'Mfr. Part #' -> 'mfrpartno': lower case, '#' read as 'no', the rest
+    of the punctuation and spaces dropped."""
+    return re.sub(r"[^a-z0-9]", "", str(text).lower().replace("#", "no"))
 
 
 def _find_column(header: list[str], names: tuple[str, ...]) -> int | None:
@@ -459,9 +462,15 @@ def inert(cell: str) -> str:
 
 
 class CsvOut:
+    """The annotated BOM, written to ``OUT.part`` and renamed to ``OUT`` by
+    :meth:`commit`, so a BOM that turns out malformed half-way leaves no
+    half-written file."""
+
     def __init__(self, path: Path, delimiter: str = ",", bom: bool = False):
+        self.path = Path(path)
+        self.tmp = self.path.with_name(self.path.name + ".part")
         try:
-            self.f = open(path, "w", newline="", encoding="utf-8-sig" if bom else "utf-8")
+            self.f = open(self.tmp, "w", newline="", encoding="utf-8-sig" if bom else "utf-8")
         except OSError as exc:
             raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
         self.w = csv.writer(self.f, delimiter=delimiter, lineterminator="\r\n")
@@ -469,8 +478,15 @@ class CsvOut:
     def row(self, cells: list[str]) -> None:
         self.w.writerow([inert(str(c)) for c in cells])
 
-    def close(self) -> None:
+    def commit(self) -> None:
         self.f.close()
+        os.replace(self.tmp, self.path)
+
+    def close(self) -> None:
+        """Discard, unless committed."""
+        if not self.f.closed:
+            self.f.close()
+            self.tmp.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------
@@ -555,7 +571,10 @@ class Alternate:
                 "package_checked": self.package_checked, "voltage_class": self.voltage, "note": self.note}
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.note})"
+        """Short form for the table and the annotated CSV."""
+        if self.package_checked and self.package:
+            return f"{self.name} (package {self.package.split(' ', 1)[0]})"
+        return f"{self.name} (package unchecked)"
 
 
 class Alternates:
@@ -696,6 +715,9 @@ def validate(app, board, path: Path, column: str | None = None, csv_out: Path | 
     alts = Alternates(app, board)
     cache: dict[str, tuple[Any, list[Alternate], str]] = {}
     report = Report(Path(path), board, sheet.column_name, sheet.header_line, [])
+    if csv_out and Path(csv_out).exists() and Path(csv_out).resolve() == Path(path).resolve():
+        sheet.close()
+        raise InputError(f"{csv_out}: --csv would overwrite the BOM being read; give another file name")
     out = CsvOut(csv_out, sheet.delimiter, sheet.bom) if csv_out else None
     width = len(sheet.header)
     col, mcol, dcol = sheet.column, sheet.manufacturer_col, sheet.description_col
@@ -750,6 +772,8 @@ def validate(app, board, path: Path, column: str | None = None, csv_out: Path | 
                 else:
                     v = [verdicts[0] if verdicts else "", reasons[0] if reasons else "", alt_text[0] if alt_text else ""]
                 out.row(pad + v)
+        if out:
+            out.commit()
     finally:
         sheet.close()
         if out:
