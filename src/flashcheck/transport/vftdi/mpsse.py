@@ -1,0 +1,397 @@
+"""An emulated FT232H MPSSE engine wired to a simulated SPI NOR chip.
+
+The engine parses the MPSSE command stream the host writes to the bulk OUT
+endpoint (FTDI AN108 "Command Processor for MPSSE and MCU Host Bus
+Emulation Modes") and queues what the FT232H would send back on bulk IN.
+Pins: ADBUS0 SCK, ADBUS1 MOSI, ADBUS2 MISO, ADBUS3 CS0 (chip select of the
+flash), ADBUS4-7 and ACBUS0-7 GPIO.
+
+How clocked bytes reach the chip.  :meth:`SimChip.transact` is one whole
+chip-select-asserted transaction: ``out`` clocked in, then ``readlen``
+bytes clocked out.  While CS0 is low the engine therefore records, per
+transaction, the MOSI bytes clocked before the first clock whose MISO the
+host samples (the command: opcode, address, dummy, data), and from then on
+only how many bytes were clocked and which of them the host captured.  The
+chip is asked ``transact(command, clocked)`` when CS0 goes high, or earlier
+if the host reads the bulk IN endpoint before releasing CS0 (a transaction
+split over several pyftdi ``exchange(start=, stop=)`` calls: the chip is
+asked again with the longer count, which re-runs a read command -- side
+effect free for every read opcode).  Bytes the host reads are placeholders
+in the IN queue until then, so the order of the IN stream is the FT232H's.
+
+Limits (documented, not modelled): full-duplex opcodes (0x31/0x34...) feed
+their MOSI bytes to the chip and read 0xFF on MISO while those bytes are
+still part of the command (a response clocked in the same bytes as its
+command cannot be produced by a transaction-level chip); bit-mode transfers
+(0x12/0x13/0x22/0x26...) move one byte position of the transaction per
+command, MSB-aligned; clock rates, adaptive and 3-phase clocking are
+recorded, not timed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+SCK = 0x01
+MOSI = 0x02
+MISO = 0x04
+CS0 = 0x08
+
+BAD_COMMAND = 0xFA
+
+# opcodes with no argument bytes
+_SIMPLE = {
+    0x84: "loopback on",
+    0x85: "loopback off",
+    0x87: "send immediate",
+    0x88: "wait on I/O high",
+    0x89: "wait on I/O low",
+    0x8A: "divide by 5 off",
+    0x8B: "divide by 5 on",
+    0x8C: "3-phase clocking on",
+    0x8D: "3-phase clocking off",
+    0x94: "clock until GPIOL1 high",
+    0x95: "clock until GPIOL1 low",
+    0x96: "adaptive clocking on",
+    0x97: "adaptive clocking off",
+}
+# opcodes and how many argument bytes follow them
+_ARGS = {0x80: 2, 0x81: 0, 0x82: 2, 0x83: 0, 0x86: 2, 0x8E: 1, 0x8F: 2, 0x9C: 2, 0x9D: 2, 0x9E: 2}
+_TMS = {0x4A, 0x4B, 0x4E, 0x4F, 0x6A, 0x6B, 0x6E, 0x6F}
+
+
+def _reverse_bits(b: int) -> int:
+    return int(f"{b:08b}"[::-1], 2)
+
+
+class DeviceGone(Exception):
+    """The emulated FT232H has been unplugged (``fail_after``)."""
+
+
+@dataclass
+class TxnRecord:
+    """One chip-select assertion, as the chip saw it."""
+
+    command: bytes  # MOSI bytes before the first sampled clock
+    clocked: int  # bytes clocked after the command
+    response: bytes  # what the chip answered for them (MISO)
+    captured: bytes  # the MISO bytes the host actually kept
+    gpio: int  # pin levels (16 bits, AD0-AD7 then AC0-AC7) at CS low
+    gpio_dir: int  # pin directions (1 = output) at CS low
+    mcu_in_reset: bool | None  # reset line asserted at CS low (None: no reset pin set up)
+    chip_calls: int = 0
+
+
+@dataclass
+class _Txn:
+    engine: MpsseEngine
+    gpio: int
+    gpio_dir: int
+    mcu_in_reset: bool | None
+    command: bytearray = field(default_factory=bytearray)
+    sampled: bool = False
+    clocked: int = 0
+    response: bytes = b""
+    captured: list[tuple[int, int]] = field(default_factory=list)
+    chip_calls: int = 0
+
+    def write(self, data: bytes) -> None:
+        if self.sampled:
+            self.clocked += len(data)  # MOSI ignored by a chip already answering
+        else:
+            self.command += data
+
+    def read(self, n: int) -> _Pending:
+        self.sampled = True
+        start = self.clocked
+        self.clocked += n
+        self.captured.append((start, n))
+        return _Pending(self, start, n)
+
+    def resolve(self) -> None:
+        if self.clocked > len(self.response) or (self.chip_calls == 0 and self.command):
+            self.response = self.engine.chip_transact(bytes(self.command), self.clocked)
+            self.chip_calls += 1
+
+    def record(self) -> TxnRecord:
+        return TxnRecord(
+            command=bytes(self.command),
+            clocked=self.clocked,
+            response=self.response,
+            captured=b"".join(self.response[s : s + n] for s, n in self.captured),
+            gpio=self.gpio,
+            gpio_dir=self.gpio_dir,
+            mcu_in_reset=self.mcu_in_reset,
+            chip_calls=self.chip_calls,
+        )
+
+
+@dataclass
+class _Pending:
+    """Read data the chip has not been asked for yet."""
+
+    txn: _Txn
+    start: int
+    n: int
+    shift: int = 0  # bit-mode read: keep the top bits, right-aligned
+    lsb_first: bool = False
+
+    def value(self) -> bytes:
+        self.txn.resolve()
+        data = self.txn.response[self.start : self.start + self.n]
+        data = data + b"\xff" * (self.n - len(data))
+        if self.lsb_first:
+            data = bytes(_reverse_bits(b) for b in data)
+        if self.shift:
+            data = bytes(b >> self.shift for b in data)
+        return data
+
+
+class MpsseEngine:
+    """The FT232H's MPSSE command processor and pins.
+
+    ``chip``: anything with ``transact(out, readlen) -> bytes`` (a
+    :class:`~flashcheck.sim.SimChip`), or None for an empty bus (MISO
+    reads 1).  ``reset_pin``: ``(bit, active_high)`` of the pin on the host
+    MCU's reset line, to record whether the MCU was held in reset.
+    ``fail_after``: the device disappears when transaction N+1 starts."""
+
+    def __init__(self, chip=None, *, reset_pin: tuple[int, bool] | None = None, fail_after: int | None = None) -> None:
+        self.chip = chip
+        self.reset_pin = reset_pin
+        self.fail_after = fail_after
+        self.inputs = 0xFFFF  # levels seen on pins nobody drives (pull-ups)
+        self.transactions: list[TxnRecord] = []
+        self.bad_commands: list[int] = []
+        self.log: list[str] = []  # configuration commands seen, in order
+        self.chip_calls = 0
+        self.power_on_reset()
+
+    # -- state ----------------------------------------------------------------
+
+    def power_on_reset(self) -> None:
+        self.enabled = False
+        self.value = 0  # output latch, 16 bits
+        self.direction = 0  # 1 = output, 16 bits
+        self.divisor = 0
+        self.div5 = True
+        self.three_phase = False
+        self.adaptive = False
+        self.loopback = False
+        self.drive_zero = 0
+        self._cmd = bytearray()
+        self._in: deque = deque()
+        self._txn: _Txn | None = None
+
+    def set_mode(self, mpsse: bool) -> None:
+        """SET_BITMODE: MPSSE on, or back to reset/UART (every pin an input)."""
+        if not mpsse:
+            self._end_txn_if_cs_released(force=True)
+            self.direction = 0
+        self.enabled = mpsse
+        self._cmd.clear()
+
+    def purge_out(self) -> None:
+        """Host-to-chip buffer: drop half-received commands."""
+        self._cmd.clear()
+
+    def purge_in(self) -> None:
+        """Chip-to-host buffer: drop queued answers."""
+        self._in.clear()
+
+    @property
+    def pins(self) -> int:
+        """Levels on the 16 pins: driven outputs, else the external level."""
+        return (self.value & self.direction) | (self.inputs & ~self.direction & 0xFFFF)
+
+    def pin_level(self, bit: int) -> int | None:
+        """1/0 for a driven pin, None when the FT232H does not drive it."""
+        if not self.direction >> bit & 1:
+            return None
+        return self.value >> bit & 1
+
+    @property
+    def mcu_in_reset(self) -> bool | None:
+        """Whether the reset line is driven at its active level now."""
+        if self.reset_pin is None:
+            return None
+        bit, active_high = self.reset_pin
+        level = self.pin_level(bit)
+        return level is not None and bool(level) == active_high
+
+    @property
+    def cs_low(self) -> bool:
+        return not self.pins & CS0
+
+    # -- chip ----------------------------------------------------------------
+
+    def chip_transact(self, command: bytes, readlen: int) -> bytes:
+        self.chip_calls += 1
+        if self.chip is None:
+            return b"\xff" * readlen
+        return self.chip.transact(command, readlen)
+
+    def _start_txn(self) -> None:
+        if self.fail_after is not None and len(self.transactions) >= self.fail_after:
+            raise DeviceGone(f"unplugged after {self.fail_after} transactions (fail_after)")
+        self._txn = _Txn(self, self.pins, self.direction, self.mcu_in_reset)
+
+    def _end_txn_if_cs_released(self, force: bool = False) -> None:
+        txn = self._txn
+        if txn is None or (self.cs_low and not force):
+            return
+        self._txn = None
+        if txn.command or txn.clocked:
+            txn.resolve()
+            self.transactions.append(txn.record())
+
+    def _set_pins(self, value: int, direction: int) -> None:
+        was_low = self.cs_low
+        self.value, self.direction = value & 0xFFFF, direction & 0xFFFF
+        if self.cs_low and not was_low:
+            self._start_txn()
+        elif was_low and not self.cs_low:
+            self._end_txn_if_cs_released()
+
+    # -- bulk endpoints -------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Bytes from the host's bulk OUT transfer."""
+        if not self.enabled:
+            return  # UART/reset mode: nothing on the other side
+        buf = self._cmd
+        buf += data
+        i = 0
+        while i < len(buf):
+            size = self._size(buf, i)
+            if size is None or i + size > len(buf):
+                break
+            self._execute(bytes(buf[i : i + size]))
+            i += size
+        del buf[:i]
+
+    def pending_in(self) -> int:
+        return sum(len(x) if isinstance(x, bytes | bytearray) else x.n for x in self._in)
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` queued bytes for the host's bulk IN transfer."""
+        out = bytearray()
+        while self._in and len(out) < n:
+            item = self._in.popleft()
+            if isinstance(item, _Pending):
+                item = item.value()
+            take = n - len(out)
+            out += item[:take]
+            if len(item) > take:
+                self._in.appendleft(bytes(item[take:]))
+        return bytes(out)
+
+    # -- command processor ----------------------------------------------------
+
+    @staticmethod
+    def _size(buf: bytearray, i: int) -> int | None:
+        """Bytes in the command starting at ``buf[i]``, None when its header
+        is not all here yet."""
+        op = buf[i]
+        if op < 0x40 and op & 0x30:  # data shifting
+            if op & 0x02:  # bit mode: length, then one data byte when writing
+                return 3 if op & 0x10 else 2
+            if i + 3 > len(buf):
+                return None
+            n = buf[i + 1] | buf[i + 2] << 8
+            return 3 + (n + 1 if op & 0x10 else 0)
+        if op in _TMS:
+            return 3
+        if op in _ARGS:
+            return 1 + _ARGS[op]
+        return 1
+
+    def _execute(self, cmd: bytes) -> None:
+        op = cmd[0]
+        if op < 0x40 and op & 0x30:
+            self._shift(op, cmd)
+        elif op in _TMS:
+            if op & 0x20:
+                self._in.append(b"\x00")  # TDO sampled while clocking TMS: no JTAG target here
+        elif op == 0x80:
+            self._set_pins(self.value & 0xFF00 | cmd[1], self.direction & 0xFF00 | cmd[2])
+        elif op == 0x82:
+            self._set_pins(self.value & 0x00FF | cmd[1] << 8, self.direction & 0x00FF | cmd[2] << 8)
+        elif op == 0x81:
+            self._in.append(bytes([self.pins & 0xFF]))
+        elif op == 0x83:
+            self._in.append(bytes([self.pins >> 8]))
+        elif op == 0x86:
+            self.divisor = cmd[1] | cmd[2] << 8
+            self.log.append(f"clock divisor {self.divisor}")
+        elif op in (0x8A, 0x8B):
+            self.div5 = op == 0x8B
+            self.log.append(_SIMPLE[op])
+        elif op in (0x8C, 0x8D):
+            self.three_phase = op == 0x8C
+            self.log.append(_SIMPLE[op])
+        elif op in (0x96, 0x97):
+            self.adaptive = op == 0x96
+            self.log.append(_SIMPLE[op])
+        elif op in (0x84, 0x85):
+            self.loopback = op == 0x84
+            self.log.append(_SIMPLE[op])
+        elif op == 0x9E:
+            self.drive_zero = cmd[1] | cmd[2] << 8
+            self.log.append(f"drive zero {self.drive_zero:04x}")
+        elif op in (0x8E, 0x8F, 0x9C, 0x9D, 0x88, 0x89, 0x94, 0x95):
+            # clocks without data: a selected chip sees them as don't-care
+            # bytes after its command (8E: bits, 8F: (n+1) bytes)
+            if self._txn is not None and op in (0x8E, 0x8F):
+                self._txn.write(b"\x00" * (1 if op == 0x8E else (cmd[1] | cmd[2] << 8) + 1))
+        elif op == 0x87:
+            pass  # send immediate: the IN queue is always flushed here
+        else:
+            self.bad_commands.append(op)
+            self._in.append(bytes([BAD_COMMAND, op]))
+
+    @property
+    def clock_hz(self) -> float:
+        base = 12e6 if self.div5 else 60e6
+        return base / ((1 + self.divisor) * 2)
+
+    def _shift(self, op: int, cmd: bytes) -> None:
+        writes, reads, lsb, bits = op & 0x10, op & 0x20, op & 0x08, op & 0x02
+        if bits:
+            nbits = cmd[1] + 1
+            out = cmd[2:3] if writes else b""
+            n = 1
+            if lsb and out:
+                out = bytes([_reverse_bits(out[0])])
+        else:
+            n = (cmd[1] | cmd[2] << 8) + 1
+            out = cmd[3:] if writes else b""
+            if lsb:
+                out = bytes(_reverse_bits(b) for b in out)
+        shift = 8 - nbits if bits else 0
+        txn = self._txn
+        if self.loopback:  # TDI wired to TDO inside the FT232H
+            if reads:
+                data = out if writes else b"\x00" * n
+                self._in.append(bytes(b >> shift for b in data) if shift else bytes(data))
+            return
+        if txn is None:  # chip not selected: MISO floats high (pull-up)
+            if reads:
+                self._in.append(bytes([0xFF >> shift]) * n)
+            return
+        if writes and reads:
+            # full duplex: see the module docstring
+            if not txn.sampled:
+                txn.write(out)
+                self._in.append(bytes([0xFF >> shift]) * n)
+            else:
+                self._in.append(txn.read(n))
+            return
+        if writes:
+            txn.write(out)
+        else:
+            pending = txn.read(n)
+            pending.shift = shift
+            pending.lsb_first = bool(lsb)
+            self._in.append(pending)
