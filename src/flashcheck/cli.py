@@ -22,6 +22,9 @@ VERDICT_STYLE = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "unknown": 
 LAZY_COMMANDS: dict[str, str] = {
     "bom": "bom:bom",
     "sim": "sim:sim",
+    "probe": "probe:probe",
+    "sfdp": "probe:sfdp",
+    "devices": "probe:devices",
 }
 
 

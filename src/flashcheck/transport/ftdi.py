@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 
-from flashcheck.errors import InputError, TransportError
+from flashcheck.errors import HardwareError, InputError, TransportError
 from flashcheck.transport import parse_freq, split_url
 
 MAX_FREQ_HZ = 30e6
@@ -186,3 +186,23 @@ def open_ftdi(url: str, *, freq_hz: float | None = None, mode: int = 0, wiring: 
         raise InputError(f"SPI clock {freq:g} Hz: the FT232H does {MIN_FREQ_HZ:g} Hz to 30 MHz")
     pins = PinPlan(wiring)
     return FtdiTransport(base, freq, mode, pins)
+
+
+def list_devices() -> list[dict]:
+    """The FTDI devices on the USB buses, as pyftdi URLs
+    (``ftdi://ftdi:232h:SERIAL/1``) with their descriptions."""
+    try:
+        from pyftdi.ftdi import Ftdi
+        from pyftdi.usbtools import UsbTools
+
+        devs = Ftdi.list_devices()
+        strings = UsbTools.build_dev_strings("ftdi", Ftdi.VENDOR_IDS, Ftdi.PRODUCT_IDS, devs)
+    except Exception as exc:  # no libusb, no permission: say what to fix
+        raise HardwareError(
+            f"cannot list USB devices ({exc}): install libusb-1.0, and on Linux give your user access to 0403:6014"
+        ) from None
+    out = []
+    for (desc, _ifcount), (url, text) in zip(devs, strings):
+        out.append({"url": url, "description": text, "serial": getattr(desc, "sn", None),
+                    "vid": getattr(desc, "vid", None), "pid": getattr(desc, "pid", None)})
+    return out
