@@ -35,6 +35,8 @@ Alternates (:class:`Alternates`)
     unchecked".  For a code the database does not identify, the capacity is
     read from the density digits after the family prefix (W25Q128... ->
     128 Mbit) when they are unambiguous, and the voltage class is unchecked.
+    Listed package-matched first, then the line's own manufacturer first.
+    The table shows five; --json, --csv and --html give all.
 """
 
 from __future__ import annotations
@@ -640,7 +642,8 @@ class Alternates:
             else:
                 why = "package unchecked" + (f": {p.name} lists no packages" if package else f": {undecoded}")
                 out.append(Alternate(p.name, p.manufacturer, None, False, vc, why))
-        out.sort(key=lambda a: (not a.package_checked, a.manufacturer, a.name))
+        makers = {p.manufacturer for p in refs}
+        out.sort(key=lambda a: (not a.package_checked, a.manufacturer not in makers, a.manufacturer, a.name))
         return out, basis + (f", package {package}" if package else "")
 
 
@@ -762,7 +765,7 @@ def validate(app, board, path: Path, column: str | None = None, csv_out: Path | 
                 report.lines.append(Line(ln, code, res, found, basis, cell))
                 verdicts.append(res.verdict)
                 reasons.append(res.reason)
-                alt_text.append(", ".join(str(a) for a in found[:5]))
+                alt_text.append(", ".join(str(a) for a in found))
             if out:
                 pad = row + [""] * (width - len(row)) if len(row) < width else row[:width] if len(row) > width else row
                 if len(flash) > 1:
