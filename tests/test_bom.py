@@ -308,21 +308,33 @@ def test_alternates_for_failing_line_pass_and_match(tmp_path, bom_json, check_re
         assert a["package_checked"] or "package unchecked" in a["note"]
 
 
-def test_alternates_keep_package(tmp_path, bom_json):
-    """W25Q128JVSIQ decodes package SI-less 'S' = SOIC-8 208-mil; alternates
-    that list packages must offer that one."""
+def test_alternates_keep_package():
+    """A line whose order code decodes a package gets alternates in that
+    package (same type, pins, body) or with no package table; never one
+    whose table lacks it."""
     from flashcheck.app import App
+    from flashcheck.rules import FAIL, Result
+    from flashcheck.workflows.bom import Alternates
 
     app = App()
-    m = app.resolve("W25Q128JVSIQ")
-    pkg = m.parts[0].fields.get("package", {}).get(m.fields.get("package", ""))
-    _, data = bom_json(write_csv(tmp_path / "p.csv", [["MPN"], ["W25Q128JVSIQ"]]))
-    (r,) = data["results"]
-    if r["verdict"] == "pass" or not pkg:
-        pytest.skip("W25Q128JVSIQ passes now, or its package is not decoded")
-    for a in r["alternates"]:
-        if a["package_checked"]:
-            assert package_key(a["package"].split(" (", 1)[1].rstrip(")")) == package_key(pkg)
+    board = app.board(BOARD)
+    match = app.resolve("W25Q128JVSIQ")
+    ref = match.parts[0]
+    pkg_code = match.fields["package"]
+    want = package_key(ref.fields["package"][pkg_code])
+    # judged as if it had failed, to get its alternates
+    alts, basis = Alternates(app, board).for_result(Result("W25Q128JVSIQ", FAIL, ref, [], [ref], match))
+    assert "package" in basis
+    assert any(a.package_checked for a in alts)
+    names = {a.name for a in alts}
+    for a in alts:
+        if a.package_checked:
+            assert package_key(a.package.split(" (", 1)[1][:-1]) == want
+    for p in Alternates(app, board).passing():
+        table = p.fields.get("package") or {}
+        if p.capacity == ref.capacity and table and p.name != ref.name and voltage_class(p.voltage) == "3 V":
+            offered = any(package_key(d) == want for d in table.values())
+            assert (p.name in names) == offered, p.name
 
 
 def test_package_key_and_voltage_class():
