@@ -52,6 +52,7 @@ Opener = Callable[..., Transport]
 _REGISTRY: dict[str, Opener | str] = {
     "sim": "flashcheck.transport.sim:open_sim",
     "ftdi": "flashcheck.transport.ftdi:open_ftdi",
+    "sim+ftdi": "flashcheck.transport.vftdi:open_sim_ftdi",
 }
 
 
