@@ -336,3 +336,20 @@ def test_engine_loopback_and_bad_commands_in_reset_mode(chip) -> None:
     e.write(bytes((0x84, 0x31, 0x01, 0x00, 0x12, 0x34, 0x85, 0x00)))
     assert e.read(4) == b"\x12\x34\xfa\x00"
     assert e.loopback is False and e.bad_commands == [0x00]
+
+
+# -- the CLI --------------------------------------------------------------------
+
+
+def test_cli_probe_through_the_virtual_ft232h(run) -> None:
+    code, out, _err = run("probe", "--url", "sim+ftdi://W25Q128JV?time_scale=0")
+    assert code == 0
+    assert "ef4018" in out and "W25Q128JV" in out
+    assert vbackend.plugged() == []  # the probe closed the device
+
+
+def test_cli_pulled_cable_exits_4(run) -> None:
+    code, _out, err = run("probe", "--url", "sim+ftdi://W25Q128JV?fail_after=2")
+    assert code == 4
+    assert "vanished" in err and "USB cable" in err
+    assert vbackend.plugged() == []
