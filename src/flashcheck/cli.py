@@ -22,6 +22,8 @@ VERDICT_STYLE = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "unknown": 
 LAZY_COMMANDS: dict[str, str] = {
     "bom": "bom:bom",
     "sim": "sim:sim",
+    "test": "test:test",
+    "recover": "test:recover",
     "probe": "probe:probe",
     "sfdp": "probe:sfdp",
     "devices": "probe:devices",

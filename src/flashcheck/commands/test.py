@@ -1,0 +1,181 @@
+"""flashcheck test / recover: the non-destructive erase/verify timing test
+on a fitted chip, and putting a chip back after a run that stopped."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from ..cli import emit_json, verdict_label
+
+EXIT_INTERRUPTED = 130
+
+
+def _open(url: str, board=None):
+    from ..chip.spinor import SpiNor
+    from ..transport import open_transport
+
+    spi = board.spi if board else {}
+    freq = spi.get("freq_mhz", 0) * 1e6 or None
+    transport = open_transport(url, freq_hz=freq, mode=spi.get("mode", 0), wiring=(board.wiring or None) if board else None)
+    return transport, SpiNor(transport)
+
+
+def _close(transport) -> None:
+    from ..errors import FlashcheckError
+
+    try:
+        transport.close()
+    except FlashcheckError:
+        pass
+
+
+class _Progress:
+    """A rich progress bar on stderr (only on a terminal, never with --json)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.bar = None
+        self.task = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                                TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        if self.bar is None:
+            return
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task(what, total=total)
+        self.bar.update(self.task, completed=done, description=f"testing {what}")
+
+    def stop(self) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.stop()
+
+
+@click.command()
+@click.option("--url", "-u", required=True, help="Transport URL (ftdi://ftdi:232h/1, sim://W25Q128JV?image=chip.bin, ...).")
+@click.option("--board", "-b", required=True, help="Board profile name (flashcheck boards) or a YAML file.")
+@click.option("--sectors", default="auto", show_default=True, metavar="auto|ADDR[:SIZE],...",
+              help="Blocks to test: auto (every region's first and last block), or addresses, each with an optional size.")
+@click.option("--journal-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the journal goes (default: $FLASHCHECK_JOURNAL_DIR or the user data directory).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--unlock", is_flag=True, help="Clear write protection for the test and put it back afterwards.")
+@click.pass_obj
+def test(app, url: str, board: str, sectors: str, journal_dir: Path | None, as_json: bool, unlock: bool) -> None:
+    """Erase, program and restore blocks of a fitted chip, timing each step.
+
+    Every block is saved to a journal (fsynced) before it is erased and put
+    back afterwards; neighbouring data is checked, so an erase that is
+    ignored, smaller or larger than it should be shows.  Ctrl-C finishes
+    restoring the block in progress.  If the device goes away, run
+    `flashcheck recover --url URL`.
+
+    \b
+    Example:
+      flashcheck test --url ftdi://ftdi:232h/1 --board imp003
+    """
+    from .. import journal
+    from ..rules import exit_code
+    from ..workflows import erasetest
+
+    brd = app.board(board)
+    jdir = journal_dir or journal.default_dir()
+    stop = {"flag": False}
+
+    def on_sigint(signum, frame):
+        if stop["flag"]:  # a second Ctrl-C: the user insists
+            raise KeyboardInterrupt
+        stop["flag"] = True
+        click.echo("flashcheck: interrupted: restoring the block in progress (Ctrl-C again to abandon it; "
+                   "then run `flashcheck recover`)", err=True)
+
+    transport, nor = _open(url, brd)
+    progress = _Progress(not as_json and sys.stderr.isatty())
+    old = None
+    try:
+        plan = erasetest.make_plan(nor, app, brd, sectors)
+        try:
+            old = signal.signal(signal.SIGINT, on_sigint)
+        except ValueError:  # not the main thread
+            old = None
+        report = erasetest.run_test(nor, plan, jdir, url=url, board=brd.name, allow_unlock=unlock,
+                                    stop=lambda: stop["flag"], progress=progress)
+    finally:
+        progress.stop()
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+        _close(transport)
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        _print(report)
+    if report.interrupted:
+        click.echo("flashcheck: interrupted; every block tested so far was restored", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(exit_code([report.verdict]))
+
+
+def _print(report) -> None:
+    plan = report.plan
+    click.echo(f"{verdict_label(report.verdict)} {plan.facts.raw_id.hex()} {plan.identity} on {report.board}: {report.reason}")
+    for p, lay, how in plan.layouts:
+        click.echo(f"    configuration: {p.name} [{lay.name}] ({how})")
+    for n in plan.notes:
+        click.echo(f"    note: {n}")
+    if report.protection:
+        click.echo(f"    protection: {report.protection}" + (" (unlocked for the test, put back)" if report.unlocked else ""))
+    for c in report.checks:
+        mark = {True: click.style("ok ", fg="green"), False: click.style("NOT", fg="red"), None: click.style("?  ", fg="yellow")}[c.ok]
+        click.echo(f"    {mark} {c.rule}: {c.detail}")
+    for s in report.sectors:
+        t = s.target
+        times = ", ".join(f"{x:.3f} ms" for x in s.erase_ms)
+        line = f"      {t.label():<28} {s.status:<11} {s.detail}"
+        if times:
+            line += f" [erase {times}"
+            line += f"; page program max {s.program_ms:.3f} ms]" if s.program_ms is not None else "]"
+        click.echo(line)
+    if report.journal:
+        click.echo(f"    journal: {report.journal}")
+
+
+@click.command()
+@click.option("--url", "-u", required=True, help="Transport URL of the chip to put back.")
+@click.option("--journal-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the journal is (default: $FLASHCHECK_JOURNAL_DIR or the user data directory).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def recover(app, url: str, journal_dir: Path | None, as_json: bool) -> None:
+    """Restore the blocks an interrupted `flashcheck test` left changed.
+
+    Only a chip whose JEDEC ID and unique ID match the journal is written;
+    a corrupt or truncated journal is refused, never applied.
+    """
+    from .. import journal
+    from ..workflows import erasetest
+
+    jdir = journal_dir or journal.default_dir()
+    transport, nor = _open(url)
+    try:
+        report = erasetest.recover(nor, jdir)
+    finally:
+        _close(transport)
+    if as_json:
+        emit_json(report.to_json())
+        return
+    if report.nothing:
+        click.echo(f"nothing to recover for the chip on {url} ({report.chip}) in {jdir}")
+    for path, entry, addr, size in report.restored:
+        click.echo(f"restored {size} bytes at 0x{addr:06X} (journal {path.name}, entry {entry}) and read them back equal")
+    for p in report.protection:
+        click.echo(p)
+    for p in report.other:
+        click.echo(f"note: {p} is unfinished but belongs to another chip; left alone", err=True)
