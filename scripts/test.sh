@@ -22,8 +22,12 @@ fi
 
 venv=${FLASHCHECK_TEST_VENV:-.venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-"$venv/bin/python" -m pip install -q --force-reinstall --no-deps . >/dev/null
-"$venv/bin/python" -m pip install -q ".[test]"
+log=$(mktemp)
+pip_install() {  # quiet unless it fails
+  "$venv/bin/python" -m pip install -q "$@" >"$log" 2>&1 || { cat "$log"; echo "pip install $* failed"; exit 2; }
+}
+pip_install --force-reinstall --no-deps .
+pip_install ".[test]"
+rm -f "$log"
 # src/ layout: `import flashcheck` finds the installed package, not the tree.
-exec "$venv/bin/python" -m pytest -p no:cacheprovider tests "$@"
+exec "$venv/bin/python" -m pytest -p no:cacheprovider -rs tests "$@"
