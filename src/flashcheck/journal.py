@@ -212,9 +212,9 @@ class Writer:
         self.seq = journal.next_seq
         return self
 
-    def append(self, kind: str, **fields: Any) -> int:
+    def append(self, rtype: str, /, **fields: Any) -> int:
         seq = self.seq
-        line = _seal({"seq": seq, "type": kind, **fields}) + "\n"
+        line = _seal({"seq": seq, "type": rtype, **fields}) + "\n"
         data = line.encode()
         try:
             view = memoryview(data)

@@ -562,7 +562,8 @@ class SectorResult:
     erase_ok: bool | None = None
     detail: str = ""
     erase_ms: list[float] = field(default_factory=list)
-    program_ms: float | None = None
+    program_ms: float | None = None  # the longest page program
+    program_times: list[float] = field(default_factory=list)
     restored: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -725,19 +726,21 @@ def _test_sector(nor: SpiNor, plan: Plan, t: Target, writer: journal.Writer, ent
             raise _Interrupt
         # 2: program a pattern
         pattern = _pattern(t.address, t.size)
-        worst = 0.0
+        times: list[float] = []
         saved = nor.poll_interval_s
         nor.poll_interval_s = 0.0
         ptimeout = max(4 * plan.program_limit.max_ms / 1000.0, 0.1) if plan.program_limit and plan.program_limit.max_ms else 0.5
         try:
             ps = plan.page_size
             for p in range(0, t.size, ps):
-                worst = max(worst, nor.page_program(t.address + p, pattern[p : p + ps], ptimeout) * 1000.0)
+                times.append(nor.page_program(t.address + p, pattern[p : p + ps], ptimeout) * 1000.0)
         finally:
             nor.poll_interval_s = saved
         got = nor.read(t.address, t.size)
         bad = sum(1 for x, y in zip(got, pattern) if x != y) if got != pattern else 0
+        worst = max(times)
         res.program_ms = worst
+        res.program_times = times
         cur = None  # the window now differs from what was read
         res.steps.append(Step("program", not bad, worst,
                               "pattern programmed and read back" if not bad else f"{bad} bytes read back wrong after programming the pattern"))
@@ -833,20 +836,25 @@ def _checks(plan: Plan, results: list[SectorResult], prot: Protection, unlocked:
         typ = f", typical {lim.typ_ms:g} ms" if lim.typ_ms else ""
         checks.append(Check(name, True, f"longest {worst:.3f} ms, within the maximum {lim.max_ms:g} ms{typ} ({lim.source})",
                             src + [lim.source]))
-    progs = [r for r in results if r.program_ms is not None]
-    if progs:
-        worst_r = max(progs, key=lambda r: r.program_ms)
-        worst = worst_r.program_ms
+    times = sorted(x for r in results for x in r.program_times)
+    if times:
+        worst = times[-1]
+        # A page program is short next to the host's own pauses (USB
+        # latency, a scheduler tick, a disk flush): one slow reading in ten
+        # is the host, a slow part is slow on most pages.
+        p90 = times[min(len(times) - 1, int(0.9 * len(times)))]
         lim = plan.program_limit
+        figures = f"{len(times)} pages, 90th percentile {p90:.3f} ms, longest {worst:.3f} ms"
         if lim is None or not lim.max_ms:
-            checks.append(Check("program time", None, f"page program measured up to {worst:.3f} ms; no datasheet maximum "
+            checks.append(Check("program time", None, f"page program measured ({figures}); no datasheet maximum "
                                 "known (database or SFDP), so the time is not judged", src))
-        elif worst > lim.max_ms:
-            checks.append(Check("program time", False, f"page program took {worst:.3f} ms at {format_addr(worst_r.target.address)}, "
-                                f"above the maximum {lim.max_ms:g} ms ({lim.source}): slow, worn or counterfeit part", src + [lim.source]))
+        elif p90 > lim.max_ms:
+            checks.append(Check("program time", False, f"page program above the maximum {lim.max_ms:g} ms ({lim.source}) on more "
+                                f"than one page in ten ({figures}): slow, worn or counterfeit part", src + [lim.source]))
         else:
-            checks.append(Check("program time", True, f"longest page program {worst:.3f} ms, within the maximum {lim.max_ms:g} ms "
-                                f"({lim.source})", src + [lim.source]))
+            typ = f", typical {lim.typ_ms:g} ms" if lim.typ_ms else ""
+            checks.append(Check("program time", True, f"page program within the maximum {lim.max_ms:g} ms{typ} ({figures}; "
+                                f"{lim.source})", src + [lim.source]))
     tested = [r for r in results if r.status in ("tested", "interrupted")]
     if tested:
         checks.append(Check("data restored", all(r.restored for r in tested),
