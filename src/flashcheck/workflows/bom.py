@@ -111,6 +111,8 @@ def _find_column(header: list[str], names: tuple[str, ...]) -> int | None:
 
 _SPLIT = re.compile(r"[,;/|\n\r]+")
 _OR = re.compile(r"\s+or\s+", re.IGNORECASE)
+_ANY_SEP = re.compile(r"[,;/|\n\r]|\sor\s", re.IGNORECASE)
+_PACK_SLASH = re.compile(r"\s*/\s*(?=(?:T&R|TR|TRAY|TUBE|REEL|CT)\b)", re.IGNORECASE)
 
 
 def split_cell(cell: str) -> list[str]:
@@ -120,10 +122,15 @@ def split_cell(cell: str) -> list[str]:
     A slash that is part of a code's packing suffix (``MX25L1606EM1I-12G/TR``,
     ``.../T&R``) stays with the code.  Empty pieces and duplicates are
     dropped; order is kept."""
+    if not cell:
+        return []
+    if not _ANY_SEP.search(cell):  # the usual case: one code
+        code = cell.strip().strip("\"'").strip()
+        return [code] if code else []
     out: list[str] = []
-    text = _OR.sub(",", cell or "")
+    text = _OR.sub(",", cell)
     # keep packing suffixes: join "/TR", "/T&R", "/REEL" ... back on
-    text = re.sub(r"\s*/\s*(?=(?:T&R|TR|TRAY|TUBE|REEL|CT)\b)", "\x00", text, flags=re.IGNORECASE)
+    text = _PACK_SLASH.sub("\x00", text)
     for piece in _SPLIT.split(text):
         code = piece.replace("\x00", "/").strip().strip("\"'")
         code = code.strip()
@@ -159,7 +166,7 @@ _DESC_NOT = re.compile(r"\b(?:nand|eeprom|fram|led|camera|strobe|mcu|microcontro
 
 
 def normalise_code(code: str) -> str:
-    return re.sub(r"\s+", "", code).upper()
+    return "".join(code.split()).upper()
 
 
 class FlashFilter:
@@ -174,9 +181,11 @@ class FlashFilter:
             return False
         if q.startswith(self.prefixes):
             return True
-        if description and (_DESC_SURE.search(description)
-                            or (_DESC_FLASH.search(description) and not _DESC_NOT.search(description))):
-            return True
+        if description:
+            low = description.lower()
+            if ("flash" in low or "nor" in low) and (
+                    _DESC_SURE.search(description) or (_DESC_FLASH.search(description) and not _DESC_NOT.search(description))):
+                return True
         if manufacturer and "25" in q[:6] and any(m in manufacturer.lower() for m in FLASH_MAKERS):
             return True
         return False
@@ -264,42 +273,48 @@ def _sniff_encoding(head: bytes, path: Path) -> tuple[str, bool]:
 
 
 class _Lines:
-    """Text lines of a file, decoding errors turned into InputError with the
-    line number."""
+    """Text lines of a file, read in 64 KiB chunks; decoding errors turned
+    into InputError with the line number."""
 
     def __init__(self, path: Path, encoding: str):
         self.path = path
         self.encoding = encoding
         self.f = open(path, "rb")
         self.dec = codecs.getincrementaldecoder(encoding)(errors="strict")
-        self.line = 0
-        self.pending = ""
+        self.line = 0  # lines handed out
+        self.ready: list[str] = []  # complete lines, in reverse order
+        self.rest = ""  # the start of a line not yet complete
+        self.done = False
 
     def __iter__(self):
         return self
 
+    def _fill(self) -> None:
+        chunk = self.f.read(1 << 16)
+        try:
+            text = self.rest + self.dec.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:
+            line = self.line + len(self.ready) + 1 + self.rest.count("\n") + exc.object[: exc.start].count(b"\n")
+            raise InputError(
+                f"{self.path}:{line}: not {self.encoding.upper().replace('-SIG', '')} text "
+                f"(byte 0x{exc.object[exc.start]:02X}); save the BOM as UTF-8 CSV or as .xlsx"
+            ) from None
+        lines = text.split("\n")
+        self.rest = lines.pop()
+        self.ready = [ln + "\n" for ln in reversed(lines)]
+        if not chunk:
+            self.done = True
+            if self.rest:
+                self.ready.insert(0, self.rest)
+                self.rest = ""
+
     def __next__(self) -> str:
-        while True:
-            nl = self.pending.find("\n")
-            if nl >= 0:
-                out, self.pending = self.pending[: nl + 1], self.pending[nl + 1 :]
-                self.line += 1
-                return out
-            chunk = self.f.read(1 << 16)
-            try:
-                self.pending += self.dec.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as exc:
-                line = self.line + 1 + self.pending.count("\n") + exc.object[: exc.start].count(b"\n")
-                raise InputError(
-                    f"{self.path}:{line}: not {self.encoding.upper().replace('-SIG', '')} text "
-                    f"(byte 0x{exc.object[exc.start]:02X}); save the BOM as UTF-8 CSV or as .xlsx"
-                ) from None
-            if not chunk:
-                if self.pending:
-                    out, self.pending = self.pending, ""
-                    self.line += 1
-                    return out
+        while not self.ready:
+            if self.done:
                 raise StopIteration
+            self._fill()
+        self.line += 1
+        return self.ready.pop()
 
     def close(self) -> None:
         self.f.close()
@@ -730,7 +745,7 @@ def validate(app, board, path: Path, column: str | None = None, csv_out: Path | 
                 out.row(r)
             out.row(list(sheet.header) + list(OUT_COLUMNS))
         for ln, row in sheet.rows:
-            if not any(c.strip() for c in row):
+            if not "".join(row).strip():
                 if out:
                     out.row(row)
                 continue
