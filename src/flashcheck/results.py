@@ -1,0 +1,523 @@
+"""The results store: one row per board tested at a station, with each
+rule's outcome, in a database the whole line can share.
+
+- ``sqlite:///PATH`` (the default: ``results.db`` in the user data
+  directory, ``$FLASHCHECK_DATA_DIR`` or ``~/.local/share/flashcheck``):
+  WAL journal, a 30 s busy timeout and ``BEGIN IMMEDIATE`` transactions, so
+  several workers and several station processes on one PC can write at once.
+- ``postgresql+psycopg://user:pass@host/db`` (psycopg 3) when a whole line
+  shares one database; ``postgresql://`` means the same.
+
+The tool creates and upgrades the schema itself: a ``schema_version`` table
+and the steps in :data:`MIGRATIONS`, run in one transaction under a lock
+(PostgreSQL advisory lock; SQLite write lock), so two stations starting at
+once do not race.
+
+When the database cannot be reached, records go to a *spool* (JSON lines,
+fsynced, ``spool-<hash of the URL>.jsonl`` in the data directory, one per
+database) and are sent, oldest first, before the next record and at exit.
+Each record carries a UUID the database keeps unique, so a record whose
+commit succeeded but whose acknowledgement was lost is never stored twice.
+
+SQLAlchemy 2 is imported only when a store is opened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import EXIT_HARDWARE, FlashcheckError, InputError
+
+SCHEMA_VERSION = 2
+_PG_LOCK_KEY = 0x666C6368  # "flch": the advisory lock migrations take
+_RECORD_FIELDS = (
+    "uuid", "time", "station", "fixture", "serial", "serial_source", "board", "expect", "part",
+    "jedec_id", "unique_id", "verdict", "reason", "probe_s", "timings", "flashcheck_version", "parts_db_version",
+)
+
+
+class DatabaseError(FlashcheckError):
+    """The results database cannot be used (unreachable, or newer than this
+    flashcheck)."""
+
+    exit_code = EXIT_HARDWARE
+
+
+# -- where things live ------------------------------------------------------------
+
+
+def data_dir() -> Path:
+    """``$FLASHCHECK_DATA_DIR``, else the user data directory plus
+    ``flashcheck`` (``~/.local/share/flashcheck`` on Linux)."""
+    env = os.environ.get("FLASHCHECK_DATA_DIR")
+    if env:
+        return Path(env)
+    home = Path.home()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = home / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
+    return base / "flashcheck"
+
+
+def default_url() -> str:
+    return f"sqlite:///{data_dir() / 'results.db'}"
+
+
+def normalise_url(text: str | None) -> str:
+    """A database URL: ``None`` -> the default SQLite file; a bare path ->
+    ``sqlite:///PATH``; ``postgresql://`` -> psycopg 3."""
+    if text is None:
+        return default_url()
+    text = text.strip()
+    if not text:
+        raise InputError("--db: empty database URL")
+    if "://" not in text:
+        return f"sqlite:///{Path(text).expanduser()}"
+    scheme, rest = text.split("://", 1)
+    if scheme.lower() in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    return text
+
+
+def display_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for display
+        return url.split("@")[-1] if "@" in url else url
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso_utc(t: datetime) -> str:
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    """ISO 8601 -> aware UTC datetime (naive means UTC)."""
+    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc)
+
+
+# -- schema ------------------------------------------------------------------------
+
+
+def _tables(sa, metadata, version: int = SCHEMA_VERSION):
+    pk = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    cols = [
+        sa.Column("id", pk, primary_key=True, autoincrement=True),
+        sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+        sa.Column("time_utc", sa.DateTime(), nullable=False),
+        sa.Column("station", sa.String(200), nullable=False),
+        sa.Column("fixture", sa.String(500), nullable=False),
+        sa.Column("serial", sa.String(200), nullable=False),
+        sa.Column("serial_source", sa.String(20)),
+        sa.Column("board", sa.String(200), nullable=False),
+        sa.Column("expect", sa.String(200)),
+        sa.Column("part", sa.String(200)),
+        sa.Column("jedec_id", sa.String(32)),
+        sa.Column("unique_id", sa.String(64)),
+        sa.Column("verdict", sa.String(10), nullable=False),
+        sa.Column("reason", sa.Text()),
+        sa.Column("probe_s", sa.Float()),
+        sa.Column("flashcheck_version", sa.String(40)),
+        sa.Column("parts_db_version", sa.String(80)),
+    ]
+    if version >= 2:
+        cols.append(sa.Column("timings", sa.Text()))  # JSON
+    results = sa.Table("results", metadata, *cols)
+    checks = sa.Table(
+        "checks", metadata,
+        sa.Column("id", pk, primary_key=True, autoincrement=True),
+        sa.Column("result_id", pk, sa.ForeignKey("results.id", ondelete="CASCADE"), nullable=False, index=True),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("rule", sa.String(200), nullable=False),
+        sa.Column("ok", sa.Boolean()),  # NULL: unknown
+        sa.Column("detail", sa.Text()),
+    )
+    return results, checks
+
+
+def _step1(conn, sa) -> None:
+    md = sa.MetaData()
+    _tables(sa, md, version=1)
+    md.create_all(conn)
+
+
+def _step2(conn, sa) -> None:
+    conn.execute(sa.text("ALTER TABLE results ADD COLUMN timings TEXT"))
+    conn.execute(sa.text("CREATE INDEX ix_results_time_utc ON results (time_utc)"))
+
+
+#: (version, what it does, step).  Append; never edit a released step.
+MIGRATIONS = [
+    (1, "results and per-rule checks", _step1),
+    (2, "timings (JSON: probe and erase-test steps); index on time", _step2),
+]
+
+
+def schema_version(conn) -> int:
+    import sqlalchemy as sa
+
+    if not sa.inspect(conn).has_table("schema_version"):
+        return 0
+    v = conn.execute(sa.text("SELECT max(version) FROM schema_version")).scalar()
+    return int(v or 0)
+
+
+def migrate(engine, upto: int = SCHEMA_VERSION) -> int:
+    """Create or upgrade the schema to ``upto``; the version reached."""
+    import sqlalchemy as sa
+
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        if not sa.inspect(conn).has_table("schema_version"):
+            conn.execute(sa.text("CREATE TABLE schema_version (version INTEGER NOT NULL)"))
+            conn.execute(sa.text("INSERT INTO schema_version (version) VALUES (0)"))
+        v = schema_version(conn)
+        if v > SCHEMA_VERSION:
+            raise DatabaseError(
+                f"{display_url(str(engine.url))}: results schema version {v} is newer than this flashcheck "
+                f"knows ({SCHEMA_VERSION}): upgrade flashcheck")
+        for n, _what, step in MIGRATIONS:
+            if v < n <= upto:
+                step(conn, sa)
+                conn.execute(sa.text("UPDATE schema_version SET version = :v"), {"v": n})
+                v = n
+        return v
+
+
+# -- engine ------------------------------------------------------------------------
+
+
+def _sqlite_path(url: str) -> Path | None:
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
+
+
+def open_engine(url: str):
+    """An engine for ``url``: SQLite with WAL/busy timeout/``BEGIN
+    IMMEDIATE``; PostgreSQL with pre-ping and a connect timeout."""
+    try:
+        import sqlalchemy as sa
+        from sqlalchemy import event
+    except ImportError:
+        raise InputError("the results store needs SQLAlchemy 2: pip install 'sqlalchemy>=2'") from None
+    try:
+        u = sa.engine.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise InputError(f"--db {url!r}: not a database URL ({exc})") from None
+    backend = u.get_backend_name()
+    try:
+        if backend == "sqlite":
+            engine = sa.create_engine(u, connect_args={"timeout": 30, "check_same_thread": False})
+
+            @event.listens_for(engine, "connect")
+            def _on_connect(dbapi_conn, _record) -> None:
+                dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+                cur = dbapi_conn.cursor()
+                try:
+                    cur.execute("PRAGMA busy_timeout = 30000")
+                    cur.execute("PRAGMA foreign_keys = ON")
+                    with contextlib.suppress(Exception):
+                        cur.execute("PRAGMA journal_mode = WAL")
+                finally:
+                    cur.close()
+
+            @event.listens_for(engine, "begin")
+            def _on_begin(conn) -> None:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        elif backend == "postgresql":
+            engine = sa.create_engine(u, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+        else:
+            engine = sa.create_engine(u, pool_pre_ping=True)
+    except ImportError as exc:
+        hint = " (pip install 'psycopg[binary]')" if backend == "postgresql" else ""
+        raise InputError(f"--db {display_url(url)}: database driver missing: {exc}{hint}") from None
+    except sa.exc.NoSuchModuleError as exc:
+        raise InputError(f"--db {display_url(url)}: {exc}") from None
+    return engine
+
+
+# -- records -----------------------------------------------------------------------
+
+
+def _insert(conn, results, checks, rec: dict[str, Any]) -> bool:
+    """Insert one record unless its UUID is there already; True if inserted."""
+    import sqlalchemy as sa
+
+    if conn.execute(sa.select(results.c.id).where(results.c.uuid == rec["uuid"])).first():
+        return False
+    row = {k: rec.get(k) for k in _RECORD_FIELDS if k not in ("time", "timings")}
+    row["time_utc"] = parse_iso(rec["time"]).replace(tzinfo=None)
+    row["timings"] = json.dumps(rec.get("timings") or {}, sort_keys=True)
+    rid = conn.execute(sa.insert(results).values(**row)).inserted_primary_key[0]
+    rows = [{"result_id": rid, "seq": i, "rule": c["rule"], "ok": c.get("ok"), "detail": c.get("detail")}
+            for i, c in enumerate(rec.get("checks") or [])]
+    if rows:
+        conn.execute(sa.insert(checks), rows)
+    return True
+
+
+class Spool:
+    """Records waiting for the database: JSON lines, appended and fsynced,
+    under a file lock shared by every process on this PC."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.lock_path = path.with_name(path.name + ".lock")
+        self._tlock = threading.RLock()
+        self._depth = 0
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        with self._tlock:
+            if self._depth:  # this thread holds the file lock already
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.lock_path, "a+b")  # noqa: SIM115
+            try:
+                try:
+                    import fcntl
+                except ImportError:  # Windows: one process per data directory
+                    fcntl = None
+                if fcntl:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+                self._depth = 1
+                try:
+                    yield
+                finally:
+                    self._depth = 0
+            finally:
+                fh.close()  # releases the lock
+
+    def append(self, rec: dict[str, Any]) -> None:
+        with self.locked(), open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(rec, sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def read(self) -> list[dict[str, Any]]:
+        """The records waiting.  A torn last line (a process killed while
+        writing it) is moved to ``<spool>.bad`` so it never blocks the rest."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        out, bad = [], []
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                if not isinstance(rec, dict) or "uuid" not in rec:
+                    raise ValueError
+                out.append(rec)
+            except ValueError:
+                bad.append(line)
+        if bad:
+            with open(self.path.with_name(self.path.name + ".bad"), "a", encoding="utf-8") as fh:
+                fh.write("\n".join(bad) + "\n")
+            self.rewrite(out)
+        return out
+
+    def rewrite(self, recs: list[dict[str, Any]]) -> None:
+        if not recs:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            return
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(r, sort_keys=True) + "\n" for r in recs)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+    def count(self) -> int:
+        try:
+            with open(self.path, encoding="utf-8") as fh:
+                return sum(1 for line in fh if line.strip())
+        except FileNotFoundError:
+            return 0
+
+
+def spool_path(url: str, directory: Path | None = None) -> Path:
+    key = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return (directory or data_dir()) / f"spool-{key}.jsonl"
+
+
+class ResultStore:
+    """Where a station's records go: the database, else the spool.
+
+    Thread-safe: the station's workers share one store."""
+
+    def __init__(self, url: str | None = None, spool_dir: Path | None = None):
+        self.url = normalise_url(url)
+        self.shown_url = display_url(self.url)
+        path = _sqlite_path(self.url)
+        if path is not None:
+            if url is None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            elif not path.parent.is_dir():
+                raise InputError(f"--db {url}: no such directory {path.parent}")
+        self.engine = open_engine(self.url)
+        self.spool = Spool(spool_path(self.url, spool_dir))
+        self._lock = threading.RLock()
+        self._ready = False
+        self.online: bool | None = None  # None: not tried yet
+        self.last_error: str | None = None
+        self.pending = self.spool.count()
+        self.stored = 0  # records this store put in the database (spooled ones included when sent)
+        import sqlalchemy as sa
+
+        self._results, self._checks = _tables(sa, sa.MetaData())
+
+    def _down(self, exc: Exception) -> None:
+        self.online = False
+        msg = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        self.last_error = msg[0] if msg else type(exc).__name__
+
+    def _ensure_schema(self) -> None:
+        if not self._ready:
+            migrate(self.engine)
+            self._ready = True
+
+    def connect(self) -> bool:
+        """Try the database now (create/upgrade the schema); True if up."""
+        import sqlalchemy as sa
+
+        with self._lock:
+            try:
+                self._ensure_schema()
+                self.online = True
+                self.last_error = None
+            except sa.exc.SQLAlchemyError as exc:
+                self._down(exc)
+            return bool(self.online)
+
+    def flush(self) -> int:
+        """Send the spool, oldest first, in one transaction; the number
+        still waiting afterwards."""
+        import sqlalchemy as sa
+
+        with self._lock, self.spool.locked():
+            recs = self.spool.read()
+            if not recs:
+                self.pending = 0
+                return 0
+            try:
+                self._ensure_schema()
+                with self.engine.begin() as conn:
+                    sent = sum(_insert(conn, self._results, self._checks, r) for r in recs)
+            except sa.exc.SQLAlchemyError as exc:
+                self._down(exc)
+                self.pending = len(recs)
+                return self.pending
+            self.spool.rewrite([])
+            self.stored += sent
+            self.online, self.last_error, self.pending = True, None, 0
+            return 0
+
+    def record(self, rec: dict[str, Any]) -> bool:
+        """Store one record (a station's ``BoardRecord.to_json()``); True if
+        it is in the database now, False if it waits in the spool."""
+        import sqlalchemy as sa
+
+        with self._lock:
+            if self.flush() == 0:
+                try:
+                    self._ensure_schema()
+                    with self.engine.begin() as conn:
+                        _insert(conn, self._results, self._checks, rec)
+                    self.online, self.last_error = True, None
+                    self.stored += 1
+                    return True
+                except sa.exc.SQLAlchemyError as exc:
+                    self._down(exc)
+            self.spool.append(rec)
+            self.pending = self.spool.count()
+            return False
+
+    def status(self) -> str:
+        if self.online is False:
+            return (f"DATABASE UNREACHABLE ({self.last_error}): {self.pending} result(s) kept locally, "
+                    "sent when it is back")
+        if self.pending:
+            return f"database {self.shown_url}: {self.pending} result(s) waiting to be sent"
+        return f"database {self.shown_url}: OK"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+# -- reading back ------------------------------------------------------------------
+
+
+def fetch(url: str | None, since: datetime | None = None) -> list[dict[str, Any]]:
+    """Every record (oldest first), each with its ``checks``, as the station
+    wrote it; DatabaseError when the database cannot be read."""
+    import sqlalchemy as sa
+
+    url = normalise_url(url)
+    path = _sqlite_path(url)
+    if path is not None and not path.exists():
+        raise InputError(f"--db {url}: no such database file")
+    engine = open_engine(url)
+    results, checks = _tables(sa, sa.MetaData())
+    try:
+        migrate(engine)
+        with engine.connect() as conn:
+            q = sa.select(results).order_by(results.c.time_utc, results.c.id)
+            if since is not None:
+                q = q.where(results.c.time_utc >= since.astimezone(timezone.utc).replace(tzinfo=None))
+            rows = [dict(r._mapping) for r in conn.execute(q)]
+            by_id: dict[int, list[dict[str, Any]]] = {}
+            if rows:
+                cq = sa.select(checks).order_by(checks.c.result_id, checks.c.seq)
+                if since is not None:
+                    cq = cq.where(checks.c.result_id.in_(sa.select(results.c.id).where(
+                        results.c.time_utc >= since.astimezone(timezone.utc).replace(tzinfo=None))))
+                for c in conn.execute(cq):
+                    by_id.setdefault(c.result_id, []).append({"rule": c.rule, "ok": c.ok, "detail": c.detail})
+    except sa.exc.SQLAlchemyError as exc:
+        raise DatabaseError(f"{display_url(url)}: cannot read results: {str(getattr(exc, 'orig', exc)).strip()}") from None
+    finally:
+        engine.dispose()
+    out = []
+    for r in rows:
+        rec = {k: r.get(k) for k in _RECORD_FIELDS if k not in ("time", "timings")}
+        rec["time"] = iso_utc(r["time_utc"])
+        rec["timings"] = json.loads(r["timings"]) if r.get("timings") else {}
+        rec["checks"] = by_id.get(r["id"], [])
+        out.append(rec)
+    return out
