@@ -353,3 +353,39 @@ def test_cli_pulled_cable_exits_4(run) -> None:
     assert code == 4
     assert "vanished" in err and "USB cable" in err
     assert vbackend.plugged() == []
+
+
+# -- the FT232H's 1 KiB FIFOs --------------------------------------------------------
+
+
+def test_unread_answers_plus_more_commands_stall_like_hardware(spi, device) -> None:
+    """A 2000-byte read, then more than 1 KiB of further commands in the same
+    write: the FT232H stops taking commands while its answers wait, the host
+    waits in its write -- on hardware a USB timeout."""
+    from pyftdi.ftdi import FtdiError
+
+    select, deselect = bytes((0x80, 0x00, 0x0B)), bytes((0x80, 0x08, 0x0B))
+    cmd = select + bytes((0x11, 0x03, 0x00)) + bytes((0x03, 0, 0, 0)) + bytes((0x24, 0xCF, 0x07)) + deselect * 400
+    with pytest.raises(FtdiError, match="timed out"):
+        spi.ftdi.write_data(cmd)
+    assert device.stalls
+
+
+def test_long_write_streams_through_the_fifo(spi, chip) -> None:
+    """Data longer than the FIFO in one write command does not stall."""
+    port = spi.get_port(cs=0, freq=1e6)
+    port.exchange(b"\x06")
+    port.exchange(b"\x02\x00\x30\x00" + b"\x5a" * 3000)  # the chip keeps the last 256 (page wrap)
+    assert bytes(chip.data[0x3000:0x3100]) == b"\x5a" * 256
+
+
+def test_exchange_many_splits_batches_the_fifos_cannot_hold(sim_ftdi) -> None:
+    t = sim_ftdi()
+    t.device.chip.data[:0x2000] = bytes(range(256)) * 32
+    items = [(b"\x03" + (i * 100).to_bytes(3, "big"), 100) for i in range(60)]
+    rt, out = t.stats.round_trips, t.stats.bulk_out_bytes
+    got = t.exchange_many(items)
+    assert got == [bytes(t.device.chip.data[i * 100 : i * 100 + 100]) for i in range(60)]
+    assert t.stats.bulk_out_bytes - out > 1024  # too much for one batch: 6000 bytes answer too
+    assert not t.device.stalls
+    assert 1 < t.stats.round_trips - rt < 10

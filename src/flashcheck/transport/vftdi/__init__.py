@@ -44,7 +44,11 @@ _READ = {False: 0x24, True: 0x20}  # READ_BYTES_NVE_MSB / _PVE_ (pyftdi's choice
 _SET_BITS_LOW = 0x80
 _SEND_IMMEDIATE = 0x87
 _PAYLOAD_MAX = 0xFF00  # pyftdi's SpiController.PAYLOAD_MAX_LENGTH
-_BATCH_WRITE_MAX = 0xF000  # split batches bigger than this into several writes
+#: A batch may not have both more command bytes and more answer bytes than
+#: this: the FT232H holds 1 KiB each way, and once unread answers fill its
+#: FIFO it stops taking commands, while the host, still writing, does not
+#: read -- a deadlock until the USB write times out.
+_FIFO_SAFE = 1024 - 64
 
 
 def batch_exchange(transport: FtdiTransport, items: Iterable[tuple[bytes, int]]) -> list[bytes]:
@@ -55,7 +59,8 @@ def batch_exchange(transport: FtdiTransport, items: Iterable[tuple[bytes, int]])
     The framing is pyftdi's own (SpiPort chip-select prolog/epilog, the
     GPIO levels it keeps on spare ADBUS pins, its opcodes), so each
     transaction looks on the wire exactly as ``exchange()`` would make it;
-    only the USB round trip between them is gone.  Falls back to one
+    only the USB round trip between them is gone.  Batches are split where
+    the FT232H's 1 KiB FIFOs could not hold them (see ``_FIFO_SAFE``).  Falls back to one
     ``exchange()`` per item for SPI modes 1/3 (pyftdi's 3-phase kludge) or
     when pyftdi's internals are not the ones this was written against.
     TransportError when the device goes away."""
@@ -90,16 +95,20 @@ def batch_exchange(transport: FtdiTransport, items: Iterable[tuple[bytes, int]])
         cmd = bytearray()
         lengths: list[int] = []
         for out, n in items:
-            cmd += head
+            piece = bytearray(head)
             if out:
-                cmd += pack("<BH", _WRITE[cpol], len(out) - 1) + out
+                piece += pack("<BH", _WRITE[cpol], len(out) - 1) + out
             if n:
-                cmd += pack("<BH", _READ[cpol], n - 1)
-            cmd += tail
-            lengths.append(n)
-            if len(cmd) > _BATCH_WRITE_MAX or sum(lengths) > _PAYLOAD_MAX:
+                piece += pack("<BH", _READ[cpol], n - 1)
+            piece += tail
+            if lengths and (
+                (len(cmd) + len(piece) > _FIFO_SAFE and sum(lengths) + n > _FIFO_SAFE)
+                or sum(lengths) + n > _PAYLOAD_MAX
+            ):
                 results += _flush(ctrl.ftdi, cmd, lengths)
                 cmd, lengths = bytearray(), []
+            cmd += piece
+            lengths.append(n)
         if lengths:
             results += _flush(ctrl.ftdi, cmd, lengths)
     except Exception as e:  # noqa: BLE001 - any USB failure means the device is gone
@@ -128,7 +137,6 @@ class SimFtdiTransport(FtdiTransport):
 
     def __init__(self, device: VirtualFt232h, name: str, freq_hz: float, mode: int, pins: PinPlan) -> None:
         self.device = device
-        self._mode = mode
         super().__init__(FTDI_URL, freq_hz, mode, pins)
         self.description = f"virtual FT232H ({name}) {FTDI_URL} at {freq_hz / 1e6:g} MHz"
 

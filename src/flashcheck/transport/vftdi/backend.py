@@ -33,7 +33,7 @@ from types import SimpleNamespace
 import usb.backend
 import usb.core
 
-from flashcheck.transport.vftdi.mpsse import DeviceGone, MpsseEngine
+from flashcheck.transport.vftdi.mpsse import DeviceGone, FifoStall, MpsseEngine
 
 MODULE = __name__
 VID, PID = 0x0403, 0x6014
@@ -107,8 +107,9 @@ class VirtualFt232h:
         serial: str = "VFT232H1",
         reset_pin: tuple[int, bool] | None = None,
         fail_after: int | None = None,
+        fifo_size: int | None = 1024,
     ) -> None:
-        self.engine = MpsseEngine(chip, reset_pin=reset_pin, fail_after=fail_after)
+        self.engine = MpsseEngine(chip, reset_pin=reset_pin, fail_after=fail_after, fifo_size=fifo_size)
         self.chip = chip
         self.serial = serial
         self.stats = UsbStats()
@@ -121,6 +122,7 @@ class VirtualFt232h:
         self.configuration = 0
         self.claimed: set[int] = set()
         self.control_log: list[tuple[int, int, int, int]] = []  # (type, request, value, index)
+        self.stalls: list[str] = []  # OUT transfers that would time out (FIFOs full)
         self._out_since_in = False
         self.strings = {1: "FTDI", 2: "Single RS232-HS", 3: serial}
         self.device_descriptor = SimpleNamespace(
@@ -297,6 +299,9 @@ class VirtualFt232h:
         except DeviceGone:
             self.unplug()
             raise _gone() from None
+        except FifoStall as e:
+            self.stalls.append(str(e))
+            raise usb.core.USBError(f"Operation timed out ({e})", -7, errno.ETIMEDOUT) from None
         return len(payload)
 
     def bulk_read(self, ep: int, buff) -> int:

@@ -69,6 +69,15 @@ class DeviceGone(Exception):
     """The emulated FT232H has been unplugged (``fail_after``)."""
 
 
+class FifoStall(Exception):
+    """The host wrote more than the FT232H can take while its answers wait
+    unread: on hardware the OUT transfer times out (a deadlock)."""
+
+
+#: The FT232H's FIFOs, each way (datasheet: 1 KiB TX, 1 KiB RX).
+FIFO_SIZE = 1024
+
+
 @dataclass
 class TxnRecord:
     """One chip-select assertion, as the chip saw it."""
@@ -155,10 +164,19 @@ class MpsseEngine:
     :class:`~flashcheck.sim.SimChip`), or None for an empty bus (MISO
     reads 1).  ``reset_pin``: ``(bit, active_high)`` of the pin on the host
     MCU's reset line, to record whether the MCU was held in reset.
-    ``fail_after``: the device disappears when transaction N+1 starts."""
+    ``fail_after``: the device disappears when transaction N+1 starts.
+    ``fifo_size``: the FIFOs each way (None: unbounded), see :meth:`write`."""
 
-    def __init__(self, chip=None, *, reset_pin: tuple[int, bool] | None = None, fail_after: int | None = None) -> None:
+    def __init__(
+        self,
+        chip=None,
+        *,
+        reset_pin: tuple[int, bool] | None = None,
+        fail_after: int | None = None,
+        fifo_size: int | None = FIFO_SIZE,
+    ) -> None:
         self.chip = chip
+        self.fifo_size = fifo_size
         self.reset_pin = reset_pin
         self.fail_after = fail_after
         self.inputs = 0xFFFF  # levels seen on pins nobody drives (pull-ups)
@@ -182,6 +200,7 @@ class MpsseEngine:
         self.drive_zero = 0
         self._cmd = bytearray()
         self._in: deque = deque()
+        self._in_bytes = 0
         self._txn: _Txn | None = None
 
     def set_mode(self, mpsse: bool) -> None:
@@ -199,6 +218,7 @@ class MpsseEngine:
     def purge_in(self) -> None:
         """Chip-to-host buffer: drop queued answers."""
         self._in.clear()
+        self._in_bytes = 0
 
     @property
     def pins(self) -> int:
@@ -257,13 +277,31 @@ class MpsseEngine:
     # -- bulk endpoints -------------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        """Bytes from the host's bulk OUT transfer."""
+        """Bytes from the host's bulk OUT transfer.
+
+        Commands run as they arrive, until answers fill the chip-to-host
+        FIFO (``fifo_size`` bytes the host has not read); the rest waits in
+        the host-to-chip FIFO.  When that overflows too, the FT232H NAKs the
+        OUT transfer while the host, blocked in that write, never reads:
+        :class:`FifoStall` (a USB timeout on real hardware)."""
         if not self.enabled:
             return  # UART/reset mode: nothing on the other side
+        self._cmd += data
+        self.run()
+        # (a long data command streams through; only answers nobody reads block)
+        if self.fifo_size and self._in_bytes >= self.fifo_size and len(self._cmd) > self.fifo_size:
+            waiting = len(self._cmd)
+            del self._cmd[self.fifo_size :]
+            raise FifoStall(
+                f"{waiting} command bytes wait behind {self._in_bytes} unread answer bytes: "
+                f"both {self.fifo_size}-byte FIFOs are full"
+            )
+
+    def run(self) -> None:
+        """Execute the complete commands waiting, while the answers fit."""
         buf = self._cmd
-        buf += data
         i = 0
-        while i < len(buf):
+        while i < len(buf) and not (self.fifo_size and self._in_bytes >= self.fifo_size):
             size = self._size(buf, i)
             if size is None or i + size > len(buf):
                 break
@@ -271,11 +309,17 @@ class MpsseEngine:
             i += size
         del buf[:i]
 
+    def _queue(self, item) -> None:
+        self._in.append(item)
+        self._in_bytes += len(item) if isinstance(item, bytes | bytearray) else item.n
+
     def pending_in(self) -> int:
-        return sum(len(x) if isinstance(x, bytes | bytearray) else x.n for x in self._in)
+        return self._in_bytes
 
     def read(self, n: int) -> bytes:
-        """Up to ``n`` queued bytes for the host's bulk IN transfer."""
+        """Up to ``n`` queued bytes for the host's bulk IN transfer (reading
+        makes room: commands held back by a full FIFO run on)."""
+        self.run()
         out = bytearray()
         while self._in and len(out) < n:
             item = self._in.popleft()
@@ -285,6 +329,8 @@ class MpsseEngine:
             out += item[:take]
             if len(item) > take:
                 self._in.appendleft(bytes(item[take:]))
+        self._in_bytes -= len(out)
+        self.run()
         return bytes(out)
 
     # -- command processor ----------------------------------------------------
@@ -313,15 +359,15 @@ class MpsseEngine:
             self._shift(op, cmd)
         elif op in _TMS:
             if op & 0x20:
-                self._in.append(b"\x00")  # TDO sampled while clocking TMS: no JTAG target here
+                self._queue(b"\x00")  # TDO sampled while clocking TMS: no JTAG target here
         elif op == 0x80:
             self._set_pins(self.value & 0xFF00 | cmd[1], self.direction & 0xFF00 | cmd[2])
         elif op == 0x82:
             self._set_pins(self.value & 0x00FF | cmd[1] << 8, self.direction & 0x00FF | cmd[2] << 8)
         elif op == 0x81:
-            self._in.append(bytes([self.pins & 0xFF]))
+            self._queue(bytes([self.pins & 0xFF]))
         elif op == 0x83:
-            self._in.append(bytes([self.pins >> 8]))
+            self._queue(bytes([self.pins >> 8]))
         elif op == 0x86:
             self.divisor = cmd[1] | cmd[2] << 8
             self.log.append(f"clock divisor {self.divisor}")
@@ -349,7 +395,7 @@ class MpsseEngine:
             pass  # send immediate: the IN queue is always flushed here
         else:
             self.bad_commands.append(op)
-            self._in.append(bytes([BAD_COMMAND, op]))
+            self._queue(bytes([BAD_COMMAND, op]))
 
     @property
     def clock_hz(self) -> float:
@@ -374,19 +420,19 @@ class MpsseEngine:
         if self.loopback:  # TDI wired to TDO inside the FT232H
             if reads:
                 data = out if writes else b"\x00" * n
-                self._in.append(bytes(b >> shift for b in data) if shift else bytes(data))
+                self._queue(bytes(b >> shift for b in data) if shift else bytes(data))
             return
         if txn is None:  # chip not selected: MISO floats high (pull-up)
             if reads:
-                self._in.append(bytes([0xFF >> shift]) * n)
+                self._queue(bytes([0xFF >> shift]) * n)
             return
         if writes and reads:
             # full duplex: see the module docstring
             if not txn.sampled:
                 txn.write(out)
-                self._in.append(bytes([0xFF >> shift]) * n)
+                self._queue(bytes([0xFF >> shift]) * n)
             else:
-                self._in.append(txn.read(n))
+                self._queue(txn.read(n))
             return
         if writes:
             txn.write(out)
@@ -394,4 +440,4 @@ class MpsseEngine:
             pending = txn.read(n)
             pending.shift = shift
             pending.lsb_first = bool(lsb)
-            self._in.append(pending)
+            self._queue(pending)
