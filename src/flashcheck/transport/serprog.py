@@ -201,6 +201,13 @@ class _SerialLink:
     def set_timeout(self, t: float) -> None:
         self.port.timeout = t
 
+    def discard_input(self) -> None:
+        """Drop answers still queued from an earlier, interrupted session."""
+        try:
+            self.port.reset_input_buffer()
+        except (self._exc, OSError, AttributeError):
+            pass
+
     def close(self) -> None:
         try:
             self.port.close()
@@ -265,6 +272,9 @@ class SerprogTransport:
 
     def sync(self, tries: int = 8) -> None:
         """SYNCNOP until the answer NAK+ACK shows up; drop anything before it."""
+        discard = getattr(self.link, "discard_input", None)
+        if discard is not None:
+            discard()
         for _ in range(tries):
             self.link.write(bytes([SYNCNOP]))
             seen = bytearray()
