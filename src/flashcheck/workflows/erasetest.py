@@ -799,7 +799,7 @@ def _checks(plan: Plan, results: list[SectorResult], prot: Protection, unlocked:
         tested = [r for r in mine if r.status == "tested" and r.erase_ok is not None]
         ev = [f"{r.target.label()} ({r.target.why}): {r.detail}" for r in mine]
         if bad:
-            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+            more = (f" (also at {', '.join(format_addr(r.target.address) for r in bad[1:])})" if len(bad) > 1 else "")
             checks.append(Check(name, False, bad[0].detail + more, src, ev))
             continue
         skipped = [r for r in mine if r.status != "tested" or r.erase_ok is None]

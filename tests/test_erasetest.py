@@ -1,0 +1,531 @@
+"""flashcheck test / recover on simulated chips: nothing is lost, whatever
+happens, and the verdict comes from what the chip does."""
+
+import json
+import os
+import re
+import signal
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from flashcheck.app import App
+from flashcheck.chip.spinor import SpiNor
+from flashcheck.database import PartsDB
+from flashcheck.errors import ChipTimeout, HardwareError, InputError, TransportError
+from flashcheck.journal import files, read
+from flashcheck.sim import SimChip
+from flashcheck.transport import open_transport
+from flashcheck.workflows import erasetest
+
+
+def _random_image(path: Path, model: str) -> bytes:
+    """Create the sim's image file for ``model`` and fill it with random data."""
+    t = open_transport(f"sim://{model}?image={path}")
+    size = len(t.chip.data)
+    t.close()
+    data = os.urandom(size)
+    path.write_bytes(data)
+    return data
+
+
+def _vanish_after_first_erase(monkeypatch, extra: int = 40) -> None:
+    """The device goes away ``extra`` transactions after the first erase
+    (while the pattern is being programmed): the sim loses power there."""
+    real = erasetest._timed_erase
+    calls = []
+
+    def erase(nor, t):
+        out = real(nor, t)
+        calls.append(t.address)
+        if len(calls) == 1:
+            nor.transport.fail_after = nor.transport.transactions + extra
+        return out
+
+    monkeypatch.setattr(erasetest, "_timed_erase", erase)
+
+
+def _ops(chip) -> list:
+    return [r for r in chip.history if r.result in ("done", "interrupted", "pending")]
+
+
+# -- a whole run passes and changes nothing -------------------------------------
+
+
+def test_w25q128jv_passes_and_the_image_is_unchanged(tmp_path, run):
+    img = tmp_path / "w.bin"
+    before = _random_image(img, "W25Q128JV")
+    code, out, err = run("test", "--url", f"sim://W25Q128JV?image={img}", "--board", "imp003",
+                         "--journal-dir", tmp_path / "j", "--json")
+    rep = json.loads(out)
+    assert rep["verdict"] == "pass", rep["reason"]
+    assert code == 0
+    assert img.read_bytes() == before
+    # every required size, first and last block, each step timed
+    tested = {(s["size"], s["address"]) for s in rep["sectors"]}
+    assert tested == {(4096, 0), (4096, 0xFFF000), (65536, 0), (65536, 0xFF0000)}
+    for s in rep["sectors"]:
+        assert s["erase_ok"] is True and s["restored"] is True
+        steps = [x["step"] for x in s["steps"]]
+        assert steps == ["read", "journal", "erase", "program", "erase again", "restore"]
+        assert all(x["ms"] is not None for x in s["steps"] if x["step"] in ("erase", "program", "erase again"))
+        assert len(s["erase_ms"]) == 2
+    rules = {c["rule"]: c["ok"] for c in rep["checks"]}
+    assert rules["erase 4 KiB"] and rules["erase 64 KiB"] and rules["data restored"]
+    assert rules["erase time 0x20 4 KiB"] is True  # the SFDP gives a maximum
+    # the journal is closed
+    (j,) = [read(p) for p in files(tmp_path / "j")]
+    assert not j.unfinished and j.ended == "complete" and len(j.entries) == 4
+
+
+def test_blank_neighbours_cannot_prove_an_exact_erase(tmp_path):
+    """A blank chip: a too-large erase would not show, so no pass."""
+    t = open_transport("sim://W25Q80DV")
+    nor = SpiNor(t)
+    app = App()
+    plan = erasetest.make_plan(nor, app, app.board("imp003"), "0x1000:4K")
+    rep = erasetest.run_test(nor, plan, tmp_path / "j")
+    (s,) = rep.sectors
+    assert s.erase_ok is None and "neighbouring byte was blank" in s.detail
+    assert rep.verdict != "pass"
+
+
+# -- power loss at any point ---------------------------------------------------
+
+_SMALL = "W25Q80DV"
+_SECTORS = "0x1000:4K,0x20000:64K"
+
+
+def _full_run(url: str, jdir: Path) -> int:
+    """Plan and run the test; returns the transactions used."""
+    app = App()
+    t = open_transport(url)
+    try:
+        nor = SpiNor(t)
+        plan = erasetest.make_plan(nor, app, app.board("imp003"), _SECTORS)
+        erasetest.run_test(nor, plan, jdir, url=url)
+        return t.transactions
+    finally:
+        t.close()
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cut")
+    img = d / "chip.bin"
+    data = _random_image(img, _SMALL)
+    total = _full_run(f"sim://{_SMALL}?image={img}&time_scale=0.0001", d / "j")
+    assert img.read_bytes() == data
+    return data, total
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frac=st.floats(min_value=0.0, max_value=1.0))
+def test_recover_after_power_loss_at_any_point_restores_the_image(template, frac):
+    data, total = template
+    cut = int(frac * (total + 2))
+    with tempfile.TemporaryDirectory() as d:
+        img, jdir = Path(d) / "chip.bin", Path(d) / "j"
+        img.write_bytes(data)
+        url = f"sim://{_SMALL}?image={img}&time_scale=0.0001"
+        try:
+            _full_run(f"{url}&fail_after={cut}", jdir)
+            finished = True
+        except TransportError as exc:
+            finished = False
+            assert "device vanished" in str(exc)
+        t = open_transport(url)  # power back: a fresh chip on the same image
+        try:
+            rep = erasetest.recover(SpiNor(t), jdir)
+        finally:
+            t.close()
+        assert img.read_bytes() == data
+        if finished:
+            assert rep.nothing
+        # every journal is closed now: a second recover has nothing to do
+        t = open_transport(url)
+        try:
+            assert erasetest.recover(SpiNor(t), jdir).nothing
+        finally:
+            t.close()
+
+
+def test_cli_vanished_device_exits_4_and_recover_restores(tmp_path, run, monkeypatch):
+    img = tmp_path / "chip.bin"
+    data = _random_image(img, _SMALL)
+    jdir = tmp_path / "j"
+    url = f"sim://{_SMALL}?image={img}"
+    _vanish_after_first_erase(monkeypatch)
+    code, out, err = run("test", "--url", url, "--board", "imp003", "--sectors", _SECTORS,
+                         "--journal-dir", jdir)
+    assert code == 4
+    assert "device vanished" in err and f"flashcheck recover --url {url}" in err and "--journal-dir" in err
+    (j,) = [read(p) for p in files(jdir)]
+    assert j.open_entries  # the data is journaled
+    assert img.read_bytes() != data  # and the chip really was left half done
+    monkeypatch.undo()
+    code, out, err = run("recover", "--url", url, "--journal-dir", jdir)
+    assert code == 0, err
+    assert "restored" in out
+    assert img.read_bytes() == data
+    code, out, err = run("recover", "--url", url, "--journal-dir", jdir)
+    assert code == 0 and "nothing to recover" in out
+
+
+def test_recover_refuses_another_chip(tmp_path, run, monkeypatch):
+    img_a, img_b = tmp_path / "a.bin", tmp_path / "b.bin"
+    _random_image(img_a, _SMALL)
+    data_b = _random_image(img_b, _SMALL)
+    jdir = tmp_path / "j"
+    _vanish_after_first_erase(monkeypatch)
+    code, _, _ = run("test", "--url", f"sim://{_SMALL}?image={img_a}", "--board", "imp003",
+                     "--sectors", _SECTORS, "--journal-dir", jdir)
+    assert code == 4
+    code, out, err = run("recover", "--url", f"sim://{_SMALL}?image={img_b}", "--journal-dir", jdir)
+    assert code == 2
+    assert "not the chip" in err and "unique ID" in err
+    assert img_b.read_bytes() == data_b
+
+
+def test_nothing_to_recover(tmp_path, run):
+    code, out, err = run("recover", "--url", "sim://W25Q80DV", "--journal-dir", tmp_path / "none")
+    assert code == 0 and "nothing to recover" in out
+
+
+# -- a chip stuck busy -----------------------------------------------------------
+
+
+def test_chip_stuck_busy_times_out_with_the_data_journaled(tmp_path, monkeypatch):
+    img = tmp_path / "chip.bin"
+    data = _random_image(img, _SMALL)
+    url = f"sim://{_SMALL}?image={img}"
+    real_start = SimChip._start
+
+    def never_ready(self, opcode, addr, size, typ_ms, apply):
+        real_start(self, opcode, addr, size, typ_ms, apply)
+        if opcode == 0x20 and self.pending is not None:
+            self.pending.until = float("inf")  # WIP never clears
+
+    monkeypatch.setattr(SimChip, "_start", never_ready)
+    now = [0.0]
+
+    def clock():  # every status read "takes" 50 ms: the timeout comes quickly
+        now[0] += 0.05
+        return now[0]
+
+    t = open_transport(url)
+    nor = SpiNor(t, clock=clock, sleep=lambda s: None)
+    app = App()
+    plan = erasetest.make_plan(nor, app, app.board("imp003"), "0x1000:4K")
+    with pytest.raises(ChipTimeout) as exc:
+        erasetest.run_test(nor, plan, tmp_path / "j", url=url)
+    msg = str(exc.value)
+    assert "still busy" in msg and "0x20" in msg and "flashcheck recover --url" in msg
+    assert exc.value.exit_code == 4
+    t.chip.power_loss()
+    t.close()
+    (j,) = [read(p) for p in files(tmp_path / "j")]
+    (e,) = j.open_entries
+    assert e.address == 0x1000 and e.data == data[e.window_start : e.window_end]
+    monkeypatch.undo()
+    t = open_transport(url)
+    erasetest.recover(SpiNor(t), tmp_path / "j")
+    t.close()
+    assert img.read_bytes() == data
+
+
+# -- Ctrl-C ------------------------------------------------------------------------
+
+
+def test_ctrl_c_restores_the_block_in_progress_and_exits_130(tmp_path, run, monkeypatch):
+    img = tmp_path / "chip.bin"
+    data = _random_image(img, _SMALL)
+    real = erasetest._timed_erase
+    calls = []
+
+    def erase_then_ctrl_c(nor, t):
+        out = real(nor, t)
+        calls.append(t.address)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(erasetest, "_timed_erase", erase_then_ctrl_c)
+    code, out, err = run("test", "--url", f"sim://{_SMALL}?image={img}", "--board", "imp003", "--sectors", _SECTORS,
+                         "--journal-dir", tmp_path / "j", "--json")
+    assert code == 130
+    assert "interrupted" in err
+    rep = json.loads(out)
+    assert rep["interrupted"] is True
+    assert len(calls) == 1  # nothing erased after Ctrl-C
+    assert img.read_bytes() == data
+    (j,) = [read(p) for p in files(tmp_path / "j")]
+    assert not j.unfinished and j.ended == "interrupted"
+
+
+# -- the imp003 failure, found by measurement --------------------------------------
+
+_UNIFORM_127S = """\
+manufacturer: Spansion
+jedec_manufacturer: 0x01
+families:
+  - name: S25FL127S
+    jedec_id: '012018'
+    ext_id: 4d
+    capacity: 128 Mbit
+    voltage: {min: 2.7, max: 3.6}
+    erase:
+      - {opcode: 0x20, size: 4 KiB}
+      - {opcode: 0xD8, size: 64 KiB}
+    datasheet: {title: a wrong entry, revision: test}
+"""
+
+
+def _assert_4k_fails_at(rep: dict, addr: str) -> None:
+    """The verdict fails, naming where 0x20 did not erase: outside the
+    64 KiB parameter area, and at ``addr`` among them."""
+    assert rep["verdict"] == "fail"
+    (c,) = [c for c in rep["checks"] if c["rule"] == "erase 4 KiB"]
+    assert c["ok"] is False
+    m = re.match(r"0x20 at 0x([0-9A-F]{6}) did not erase: (\d+) bytes still programmed", c["detail"])
+    assert m and int(m.group(1), 16) >= 0x10000 and int(m.group(2)) > 3000
+    assert addr in c["detail"]
+    bad = {s["address"] for s in rep["sectors"] if s["size"] == 4096 and s["erase_ok"] is False}
+    assert bad and min(bad) >= 0x10000 and int(addr, 16) in bad
+
+
+def test_s25fl127s_4k_erase_fails_outside_the_parameter_area_even_if_the_database_says_otherwise(tmp_path, run):
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    (parts / "spansion.yaml").write_text(_UNIFORM_127S)
+    img = tmp_path / "s.bin"
+    data = _random_image(img, "S25FL127S")
+    code, out, err = run("--parts", parts, "--no-fallback", "test", "--url", f"sim://S25FL127S?image={img}",
+                         "--board", "imp003", "--journal-dir", tmp_path / "j", "--json")
+    assert code == 1, err
+    rep = json.loads(out)
+    _assert_4k_fails_at(rep, "0xFFF000")
+    ok4k = [s for s in rep["sectors"] if s["size"] == 4096 and s["address"] == 0]
+    assert ok4k[0]["erase_ok"] is True  # inside the parameter area it works
+    assert img.read_bytes() == data
+
+
+def test_s25fl127s_4k_erase_fails_with_no_database_entry_at_all(tmp_path):
+    img = tmp_path / "s.bin"
+    data = _random_image(img, "S25FL127S")
+    app = App(fallback=False)
+    app.__dict__["parts"] = PartsDB([])  # no entry for anything
+    t = open_transport(f"sim://S25FL127S?image={img}")
+    try:
+        nor = SpiNor(t)
+        plan = erasetest.make_plan(nor, app, app.board("imp003"))
+        assert not any(p.curated for p in plan.parts)
+        rep = erasetest.run_test(nor, plan, tmp_path / "j")
+    finally:
+        t.close()
+    _assert_4k_fails_at(rep.to_json(), "0xFFF000")
+    assert img.read_bytes() == data
+
+
+def test_an_erase_larger_than_claimed_is_detected_and_the_neighbours_restored(tmp_path, run):
+    """A chip whose 0x20 erases 64 KiB (as S25FL128P does) while its SFDP
+    claims a 4 KiB erase type."""
+    model = tmp_path / "big20.yaml"
+    model.write_text(
+        "name: BIG20\njedec_id: 'ee 40 14'\nsize: 1 MiB\n"
+        "erase:\n  0x20: {typ_ms: 45, max_ms: 400, block: 64 KiB}\n  0xD8: {typ_ms: 150, max_ms: 1000, block: 64 KiB}\n"
+        "unique_id: {dummy_bytes: 4, length: 8}\n"
+        "sfdp: {revision: '1.6', bfpt_dwords: 16, erase_types: [[4 KiB, 0x20], [64 KiB, 0xD8]]}\n"
+    )
+    img = tmp_path / "b.bin"
+    t = open_transport(f"sim:{model}?image={img}")
+    size = len(t.chip.data)
+    t.close()
+    data = os.urandom(size)
+    img.write_bytes(data)
+    code, out, err = run("--no-fallback", "test", "--url", f"sim:{model}?image={img}", "--board", "imp003",
+                         "--sectors", "0x3000:4K", "--journal-dir", tmp_path / "j", "--json")
+    assert code == 1, err
+    rep = json.loads(out)
+    (s,) = rep["sectors"]
+    assert s["erase_ok"] is False and "erased beyond its 4 KiB block" in s["detail"]
+    assert s["restored"] is True
+    assert img.read_bytes() == data
+
+
+# -- write protection -----------------------------------------------------------------
+
+
+def test_sst26_protected_blocks_are_skipped_without_unlock(tmp_path):
+    img = tmp_path / "sst.bin"
+    data = _random_image(img, "SST26VF064B")
+    app = App()
+    t = open_transport(f"sim://SST26VF064B?image={img}")
+    try:
+        nor = SpiNor(t)
+        bpr = nor.read_bpr()
+        plan = erasetest.make_plan(nor, app, app.board("imp003"))
+        rep = erasetest.run_test(nor, plan, tmp_path / "j")
+        assert rep.sectors and all(s.status == "skipped" for s in rep.sectors)
+        assert rep.verdict == "unknown"
+        assert any(c.rule == "protection" and "--unlock" in c.detail for c in rep.checks)
+        assert not _ops(t.chip)  # nothing written, nothing unlocked
+        assert nor.read_bpr() == bpr
+    finally:
+        t.close()
+    assert img.read_bytes() == data
+
+
+def test_sst26_with_unlock_is_tested_and_protection_restored(tmp_path):
+    img = tmp_path / "sst.bin"
+    data = _random_image(img, "SST26VF064B")
+    app = App()
+    t = open_transport(f"sim://SST26VF064B?image={img}")
+    try:
+        nor = SpiNor(t)
+        bpr = nor.read_bpr()
+        assert any(bpr)
+        plan = erasetest.make_plan(nor, app, app.board("imp003"))
+        rep = erasetest.run_test(nor, plan, tmp_path / "j", allow_unlock=True)
+        assert rep.unlocked
+        assert all(s.status == "tested" and s.restored for s in rep.sectors)
+        four = [s for s in rep.sectors if s.target.size == 4096]
+        assert four and all(s.erase_ok for s in four)
+        # the 64 KiB erase does not work at the ends of an SST26 (8 and 32 KiB blocks)
+        assert rep.verdict == "fail"
+        sixty = {s.target.address: s.erase_ok for s in rep.sectors if s.target.size == 65536}
+        assert sixty[0] is False and sixty[0x10000] is True
+        assert nor.read_bpr() == bpr  # protection read back equal
+    finally:
+        t.close()
+    assert img.read_bytes() == data
+    (j,) = [read(p) for p in files(tmp_path / "j")]
+    assert not j.unfinished
+
+
+def test_sst26_power_loss_while_unlocked_recovers_data_and_protection(tmp_path, monkeypatch):
+    img = tmp_path / "sst.bin"
+    data = _random_image(img, "SST26VF064B")
+    app = App()
+    url = f"sim://SST26VF064B?image={img}"
+    _vanish_after_first_erase(monkeypatch)
+    t = open_transport(url)
+    with pytest.raises(TransportError):
+        nor = SpiNor(t)
+        plan = erasetest.make_plan(nor, app, app.board("imp003"), "0x10000:4K")
+        erasetest.run_test(nor, plan, tmp_path / "j", allow_unlock=True)
+    t.close()
+    assert img.read_bytes() != data
+    monkeypatch.undo()
+    t = open_transport(url)  # powers up locked again
+    try:
+        nor = SpiNor(t)
+        locked = nor.read_bpr()
+        rep = erasetest.recover(nor, tmp_path / "j")
+        assert rep.restored and rep.protection
+        assert nor.read_bpr() == locked
+    finally:
+        t.close()
+    assert img.read_bytes() == data
+
+
+def test_bp_bits_protect_without_unlock_and_are_restored_with_it(tmp_path):
+    img = tmp_path / "w.bin"
+    data = _random_image(img, _SMALL)
+    app = App()
+    t = open_transport(f"sim://{_SMALL}?image={img}")
+    try:
+        nor = SpiNor(t)
+        nor.write_status(b"\x04")  # BP0: the top 64 KiB
+        plan = erasetest.make_plan(nor, app, app.board("imp003"), "0x1000:4K")
+        rep = erasetest.run_test(nor, plan, tmp_path / "j")
+        assert rep.sectors[0].status == "skipped" and not _ops(t.chip)[1:]
+        rep = erasetest.run_test(nor, plan, tmp_path / "j", allow_unlock=True)
+        assert rep.sectors[0].status == "tested" and rep.sectors[0].erase_ok
+        assert nor.read_status() & 0x1C == 0x04
+    finally:
+        t.close()
+    assert img.read_bytes() == data
+
+
+# -- choosing what to test ----------------------------------------------------------
+
+
+def test_sectors_on_both_sides_of_every_region_boundary(tmp_path):
+    app = App()
+    t = open_transport("sim://SST26VF064B")
+    try:
+        plan = erasetest.make_plan(SpiNor(t), app, app.board("imp003"))
+    finally:
+        t.close()
+    four = {x.address for x in plan.targets if x.size == 4096}
+    end = 8 * 1024 * 1024
+    # boundaries at 32 KiB, 64 KiB, end - 64 KiB, end - 32 KiB
+    for b in (0x8000, 0x10000, end - 0x10000, end - 0x8000):
+        assert b - 4096 in four and b in four
+    assert 0 in four and end - 4096 in four
+
+
+def test_board_scratch_range_limits_testing(tmp_path):
+    app = App()
+    board = app.board("imp003")
+    board.test = {"scratch": {"from": "1 MiB", "to": "2 MiB"}}
+    t = open_transport("sim://W25Q128JV")
+    try:
+        plan = erasetest.make_plan(SpiNor(t), app, board)
+    finally:
+        t.close()
+    assert plan.targets
+    assert all(0x100000 <= x.address and x.address + x.size <= 0x200000 for x in plan.targets)
+    assert {x.address for x in plan.targets if x.size == 4096} == {0x100000, 0x1FF000}
+
+
+def test_bad_sectors_option_is_an_input_error(tmp_path):
+    app = App()
+    t = open_transport("sim://W25Q80DV")
+    try:
+        with pytest.raises(InputError, match="--sectors"):
+            erasetest.make_plan(SpiNor(t), app, app.board("imp003"), "0x1000:3K")
+        with pytest.raises(InputError, match="past the end"):
+            erasetest.make_plan(SpiNor(t), app, app.board("imp003"), "0x200000")
+    finally:
+        t.close()
+
+
+def test_no_maximum_known_means_timing_unknown(tmp_path):
+    """W25Q80DV: JESD216 1.0 SFDP has no erase times and the database none."""
+    img = tmp_path / "w.bin"
+    _random_image(img, _SMALL)
+    app = App()
+    t = open_transport(f"sim://{_SMALL}?image={img}")
+    try:
+        nor = SpiNor(t)
+        plan = erasetest.make_plan(nor, app, app.board("imp003"), "0x1000:4K")
+        rep = erasetest.run_test(nor, plan, tmp_path / "j")
+    finally:
+        t.close()
+    (c,) = [c for c in rep.checks if c.rule == "erase time 0x20 4 KiB"]
+    assert c.ok is None and "no datasheet maximum" in c.detail
+    assert rep.verdict == "unknown"
+
+
+def test_erase_beyond_the_maximum_fails_with_value_limit_and_source(tmp_path, monkeypatch):
+    img = tmp_path / "w.bin"
+    _random_image(img, "W25Q128JV")
+    app = App()
+    real = erasetest._timed_erase
+    monkeypatch.setattr(erasetest, "_timed_erase", lambda nor, t: (5000.0, real(nor, t)[1]))
+    t = open_transport(f"sim://W25Q128JV?image={img}")
+    try:
+        nor = SpiNor(t)
+        plan = erasetest.make_plan(nor, app, app.board("imp003"), "0x1000:4K")
+        rep = erasetest.run_test(nor, plan, tmp_path / "j")
+    finally:
+        t.close()
+    (c,) = [c for c in rep.checks if c.rule == "erase time 0x20 4 KiB"]
+    assert c.ok is False
+    assert "5000.000 ms" in c.detail and "672 ms" in c.detail and "SFDP" in c.detail
+    assert rep.verdict == "fail"
