@@ -179,3 +179,32 @@ def test_sector_map_detection_with_address_and_variable_dummy() -> None:
         DetectCommand(0x65, 0x800004, 3, 8, 0x80), DetectCommand(0x65, 0x800002, -1, -1, 0x01)))
     assert SpiNor(r).sector_map_in_use(info).id == 2
     assert r.sent == [(b"\x65\x80\x00\x04\x00", 1), (b"\x65\x80\x00\x02", 1)]
+
+
+def test_read_is_chunked_to_the_transports_limits():
+    """spidev's buffer and a serprog programmer's read length cap one
+    transaction; SpiNor.read splits a long read and the data stays whole."""
+    from flashcheck.chip.spinor import SpiNor
+    from flashcheck.transport import open_transport
+
+    t = open_transport("sim://W25Q80DV")
+    nor = SpiNor(t)
+    nor.page_program(0x100, bytes(range(256)))
+    calls = []
+    real = t.exchange
+
+    class Limited:
+        description = "limited"
+        max_transfer = 64  # 1 opcode + 3 address bytes + 60 data bytes
+
+        def exchange(self, out, readlen=0):
+            assert len(out) + readlen <= self.max_transfer
+            calls.append(readlen)
+            return real(out, readlen)
+
+        def close(self):
+            pass
+
+    data = SpiNor(Limited()).read(0xF0, 300)
+    assert data == b"\xff" * 16 + bytes(range(256)) + b"\xff" * 28
+    assert max(calls) == 60 and len(calls) == 5

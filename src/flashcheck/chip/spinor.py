@@ -219,8 +219,26 @@ class SpiNor:
     # -- array --------------------------------------------------------------
 
     def read(self, addr: int, n: int) -> bytes:
-        """``n`` bytes from ``addr`` (03h)."""
-        return self.command(READ, self._addr(addr), n)
+        """``n`` bytes from ``addr`` (03h), in as many transactions as the
+        transport's limits need (spidev's buffer, a serprog programmer's
+        read length)."""
+        limit = self._max_read()
+        if n <= limit:
+            return self.command(READ, self._addr(addr), n)
+        out = bytearray()
+        while len(out) < n:
+            take = min(limit, n - len(out))
+            out += self.command(READ, self._addr(addr + len(out)), take)
+        return bytes(out)
+
+    def _max_read(self) -> int:
+        t = self.transport
+        limits = [getattr(t, "max_read", None)]
+        total = getattr(t, "max_transfer", None)
+        if total:
+            limits.append(total - 1 - self.addr_width)
+        usable = [x for x in limits if isinstance(x, int) and x > 0]
+        return min(usable) if usable else 1 << 30
 
     def erase(self, opcode: int, addr: int, timeout_s: float) -> float:
         """WREN, ``opcode`` at ``addr``, wait; returns the seconds waited.

@@ -53,7 +53,13 @@ _REGISTRY: dict[str, Opener | str] = {
     "sim": "flashcheck.transport.sim:open_sim",
     "ftdi": "flashcheck.transport.ftdi:open_ftdi",
     "sim+ftdi": "flashcheck.transport.vftdi:open_sim_ftdi",
+    "serprog": "flashcheck.transport.serprog:open_serprog",
+    "spidev": "flashcheck.transport.spidev:open_spidev",
 }
+
+#: Schemes whose transport drives FT232H pins, so a board's ``wiring``
+#: (host reset, flash power on AD4..AC7) applies to them.
+FTDI_SCHEMES = frozenset({"ftdi", "sim+ftdi"})
 
 
 def register_scheme(scheme: str, opener: Opener | str) -> None:
