@@ -198,3 +198,17 @@ def test_devices_lists_and_fails_cleanly(run, monkeypatch):
     monkeypatch.setattr(ftdi, "list_devices", lambda: [])
     code, _, err = run("devices")
     assert code == 4 and "no FTDI device" in err
+
+
+@pytest.mark.parametrize("model,verdict", [("MX25L12835F", "pass"), ("S25FL127S", "fail")])
+def test_probe_over_serprog_matches_probe_over_sim(run, model, verdict):
+    """flashcheck's serprog transport probes a `sim serve`-style server; the
+    answer is the one the direct simulator gives."""
+    from flashcheck.serprog_server import SerprogServer
+
+    with SerprogServer(open_transport(f"sim://{model}")).start() as server:
+        code, r = probe_json(run, "--url", server.url, "--board", "imp003")
+    _, direct = probe_json(run, "--url", f"sim://{model}", "--board", "imp003")
+    assert r["verdict"] == direct["verdict"] == verdict
+    assert r["jedec_id"] == direct["jedec_id"] and r["sfdp"] == direct["sfdp"]
+    assert [c["rule"] for c in r["checks"]] == [c["rule"] for c in direct["checks"]]
