@@ -42,8 +42,12 @@ Record types:
 ``end``
     the run finished (``result``: ``"complete"``, ``"interrupted"``).
 
-A ``begin`` record is written and made durable (the file fsynced, and its
-directory when the file is new) before the first erase of its sector.  An
+A ``begin`` (and a ``protect``) record is written and made durable (the
+file fsynced, and its directory when the file is new) before the first
+erase of its sector (before protection is changed).  Closing records
+(``done``, ``protect-restored``, ``end``) are fsynced when the file is
+closed: one lost in a crash only makes ``recover`` redo a restore that
+finds nothing to change.  An
 entry is *open* from its ``begin`` until its ``done``; ``flashcheck
 recover`` restores open entries and closes them by appending ``done``.
 
@@ -191,6 +195,7 @@ class Writer:
         self.seq = 0
         self.append(
             "run",
+            durable=False,  # the first begin record's fsync carries it to disk
             version=FORMAT_VERSION,
             tool=tool,
             started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -212,7 +217,11 @@ class Writer:
         self.seq = journal.next_seq
         return self
 
-    def append(self, rtype: str, /, **fields: Any) -> int:
+    def append(self, rtype: str, /, *, durable: bool = True, **fields: Any) -> int:
+        """Append one record; with ``durable`` (the default) it is on disk
+        (fsync) before this returns.  Records that only close something
+        (``done``, ``protect-restored``, ``end``) may skip that: if one is
+        lost, recover redoes an idempotent restore."""
         seq = self.seq
         line = _seal({"seq": seq, "type": rtype, **fields}) + "\n"
         data = line.encode()
@@ -221,7 +230,8 @@ class Writer:
             while view:
                 n = os.write(self._fd, view)
                 view = view[n:]
-            os.fsync(self._fd)
+            if durable:
+                os.fsync(self._fd)
         except OSError as exc:
             raise InputError(f"journal {self.path}: cannot write: {exc.strerror or exc}") from None
         self.seq += 1
@@ -243,10 +253,14 @@ class Writer:
         )
 
     def done(self, entry: int, by: str = "test") -> None:
-        self.append("done", entry=entry, by=by)
+        self.append("done", durable=False, entry=entry, by=by)
 
     def close(self) -> None:
         if self._fd is not None:
+            try:
+                os.fsync(self._fd)
+            except OSError:
+                pass
             os.close(self._fd)
             self._fd = None
 
