@@ -675,17 +675,26 @@ class Line:
     alternates_basis: str = ""
     cell: str = ""
 
-    def to_json(self) -> dict[str, Any]:
-        out = self.result.to_json()
-        out["reason"] = self.result.reason
+    def to_json(self, memo: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The fields of ``check --json`` plus line, alternates (and cell,
+        suggestions).  Lines with the same code share one judged result; with
+        ``memo`` they also share its JSON (shallow copies), so a BOM with many
+        identical flash lines does not build the same checks again."""
+        base = memo.get(id(self.result)) if memo is not None else None
+        if base is None:
+            base = self.result.to_json()
+            base["reason"] = self.result.reason
+            base["alternates"] = [a.to_json() for a in self.alternates]
+            if self.alternates_basis:
+                base["alternates_basis"] = self.alternates_basis
+            if self.result.match is not None and self.result.match.suggestions and not self.result.part:
+                base["suggestions"] = list(self.result.match.suggestions)
+            if memo is not None:
+                memo[id(self.result)] = base
+        out = dict(base)
         out["line"] = self.line
         if self.cell != self.code:
             out["cell"] = self.cell
-        out["alternates"] = [a.to_json() for a in self.alternates]
-        if self.alternates_basis:
-            out["alternates_basis"] = self.alternates_basis
-        if self.result.match is not None and self.result.match.suggestions and not self.result.part:
-            out["suggestions"] = list(self.result.match.suggestions)
         return out
 
 
@@ -710,6 +719,7 @@ class Report:
         return {"pass": v.count("pass"), "fail": v.count("fail"), "unknown": v.count("unknown")}
 
     def to_json(self) -> dict[str, Any]:
+        memo: dict[int, dict[str, Any]] = {}
         return {
             "file": str(self.path),
             "board": self.board.name,
@@ -720,7 +730,7 @@ class Report:
             "skipped_non_flash": self.skipped,
             "empty": self.empty,
             "counts": self.counts(),
-            "results": [ln.to_json() for ln in self.lines],
+            "results": [ln.to_json(memo) for ln in self.lines],
         }
 
 
