@@ -26,8 +26,17 @@ def bom(app, file: Path, board: str, column: str | None, delimiter: str | None, 
     """Check every SPI NOR flash part in a BOM against a board.
 
     FILE is a CSV, TSV or XLSX export (KiCad, Altium, Eagle, distributor
-    carts).  Lines that are not flash parts are skipped and counted; a cell
-    may list alternates (W25Q128JVSIQ / GD25Q128ESIG), each is checked.
+    carts).  The order-code column is found by its header (MPN, Manufacturer
+    Part Number, Mfr. Part #, Part Number, ...) unless --column names it.
+    Lines that are not flash parts (by family prefix, or a description
+    saying SPI NOR / serial flash) are skipped and counted; a cell may list
+    alternates (W25Q128JVSIQ / GD25Q128ESIG), each is checked.  Lines that
+    fail or are unknown get alternates from the database that pass the
+    board with the same capacity, voltage class and, where known, package.
+
+    \b
+    Exit codes as `check`: 0 all pass, 1 any fail, 3 unknown and no fail,
+    2 bad input (file and line named).
 
     \b
     Example:
