@@ -630,3 +630,14 @@ def test_csv_output_not_left_half_written(tmp_path, bom):
     err = _err(bom, good, "--csv", good)  # would overwrite its own input
     assert "overwrite" in err
     assert good.read_text().splitlines() == ["MPN", PASS_CODE]
+
+
+def test_csv_output_rerun_replaces_its_columns(tmp_path, bom):
+    first = tmp_path / "first.csv"
+    src = write_csv(tmp_path / "in.csv", [["Ref", "MPN"], ["U1", FAIL_CODE], ["R1", "RC0402FR-0710KL"]])
+    assert bom(src, "--csv", first)[0] == 1
+    second = tmp_path / "second.csv"
+    assert bom(first, "--csv", second)[0] == 1
+    a = list(csv.reader(open(first, newline="", encoding="utf-8")))
+    b = list(csv.reader(open(second, newline="", encoding="utf-8")))
+    assert a == b and len(b[0]) == 5

@@ -749,11 +749,15 @@ def validate(app, board, path: Path, column: str | None = None, csv_out: Path | 
     out = CsvOut(csv_out, sheet.delimiter, sheet.bom) if csv_out else None
     width = len(sheet.header)
     col, mcol, dcol = sheet.column, sheet.manufacturer_col, sheet.description_col
+    # a BOM annotated by an earlier run: its verdict columns are replaced, not added again
+    keys = [header_key(h) for h in sheet.header]
+    again = [keys.index(header_key(c)) for c in OUT_COLUMNS if header_key(c) in keys]
+    again = again if len(again) == len(OUT_COLUMNS) else []
     try:
         if out:
             for r in sheet.preamble:
                 out.row(r)
-            out.row(list(sheet.header) + list(OUT_COLUMNS))
+            out.row(list(sheet.header) + ([] if again else list(OUT_COLUMNS)))
         for ln, row in sheet.rows:
             if not "".join(row).strip():
                 if out:
@@ -799,7 +803,13 @@ def validate(app, board, path: Path, column: str | None = None, csv_out: Path | 
                          "; ".join(f"{c}: {a}" for c, a in zip(flash, alt_text) if a)]
                 else:
                     v = [verdicts[0] if verdicts else "", reasons[0] if reasons else "", alt_text[0] if alt_text else ""]
-                out.row(pad + v)
+                if again:
+                    pad = list(pad)
+                    for i, x in zip(again, v):
+                        pad[i] = x
+                    out.row(pad)
+                else:
+                    out.row(pad + v)
         if out:
             out.commit()
     finally:
