@@ -45,9 +45,9 @@ Record types:
 A ``begin`` (and a ``protect``) record is written and made durable (the
 file fsynced, and its directory when the file is new) before the first
 erase of its sector (before protection is changed).  Closing records
-(``done``, ``protect-restored``, ``end``) are fsynced when the file is
-closed: one lost in a crash only makes ``recover`` redo a restore that
-finds nothing to change.  An
+(``done``, ``protect-restored``, ``end``) are written but not fsynced: one
+lost in a crash only makes ``recover`` redo a restore that finds nothing
+to change.  An
 entry is *open* from its ``begin`` until its ``done``; ``flashcheck
 recover`` restores open entries and closes them by appending ``done``.
 
@@ -257,10 +257,6 @@ class Writer:
 
     def close(self) -> None:
         if self._fd is not None:
-            try:
-                os.fsync(self._fd)
-            except OSError:
-                pass
             os.close(self._fd)
             self._fd = None
 
