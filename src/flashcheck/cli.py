@@ -27,6 +27,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "probe": "probe:probe",
     "sfdp": "probe:sfdp",
     "devices": "probe:devices",
+    "station": "station:station",
+    "report": "station:report",
 }
 
 
