@@ -529,3 +529,19 @@ def test_erase_beyond_the_maximum_fails_with_value_limit_and_source(tmp_path, mo
     assert c.ok is False
     assert "5000.000 ms" in c.detail and "672 ms" in c.detail and "SFDP" in c.detail
     assert rep.verdict == "fail"
+
+
+def test_nothing_tested_never_passes(tmp_path):
+    app = App()
+    board = app.board("imp003")
+    board.test = {"scratch": {"from": 0, "to": 2048}}  # no 4 KiB block fits
+    t = open_transport("sim://W25Q80DV")
+    try:
+        nor = SpiNor(t)
+        plan = erasetest.make_plan(nor, app, board)
+        rep = erasetest.run_test(nor, plan, tmp_path / "j")
+    finally:
+        t.close()
+    assert not plan.targets and not rep.sectors
+    assert rep.verdict == "unknown"
+    assert not files(tmp_path / "j")  # nothing to journal

@@ -803,7 +803,7 @@ def _test_sector(nor: SpiNor, plan: Plan, t: Target, writer: journal.Writer, ent
 def _checks(plan: Plan, results: list[SectorResult], prot: Protection, unlocked: bool) -> list[Check]:
     checks: list[Check] = []
     src = ["measured on the chip"]
-    for size in plan.sizes:
+    for size in sorted(set(plan.sizes) | {r.target.size for r in results}):
         mine = [r for r in results if r.target.size == size]
         name = f"erase {format_size(size)}"
         if not mine:
@@ -811,7 +811,8 @@ def _checks(plan: Plan, results: list[SectorResult], prot: Protection, unlocked:
             continue
         bad = [r for r in mine if r.erase_ok is False]
         tested = [r for r in mine if r.status == "tested" and r.erase_ok is not None]
-        ev = [f"{r.target.label()} ({r.target.why}): {r.detail}" for r in mine]
+        ev = [f"{r.target.label()} ({r.target.why}): {r.detail}" + (f" [{r.target.note}]" if r.target.note else "")
+              for r in mine]
         if bad:
             more = (f" (also at {', '.join(format_addr(r.target.address) for r in bad[1:])})" if len(bad) > 1 else "")
             checks.append(Check(name, False, bad[0].detail + more, src, ev))
@@ -877,9 +878,8 @@ def _checks(plan: Plan, results: list[SectorResult], prot: Protection, unlocked:
     if skipped:
         checks.append(Check("protection", None, f"{len(skipped)} block(s) skipped: write-protected ({prot.detail}); "
                             "run with --unlock to test them (protection is put back afterwards)", ["the chip (0x05/0x72)"]))
-    untestable = [r for r in results if r.status == "untestable"]
-    for r in untestable:
-        checks.append(Check(f"erase {format_size(r.target.size)}", False, r.detail, src))
+    if not any(r.status in ("tested", "interrupted") for r in results):
+        checks.append(Check("tested", None, "no block was tested, so nothing is proven", src))
     return checks
 
 
