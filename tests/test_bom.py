@@ -13,7 +13,6 @@ import csv
 import io
 import json
 import re
-import string
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
