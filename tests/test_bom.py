@@ -640,3 +640,21 @@ def test_csv_output_rerun_replaces_its_columns(tmp_path, bom):
     a = list(csv.reader(open(first, newline="", encoding="utf-8")))
     b = list(csv.reader(open(second, newline="", encoding="utf-8")))
     assert a == b and len(b[0]) == 5
+
+
+def test_alternates_for_wrong_voltage_class(tmp_path, bom_json):
+    """A 1.8 V part on a 3.3 V board: alternates of the same capacity that
+    run at 3.3 V, not 1.8 V ones (which could never pass)."""
+    from flashcheck.app import App
+
+    app = App()
+    low = [p for p in app.parts.parts if p.curated and p.voltage and p.voltage[1] < 2.5 and p.capacity == 16 << 20]
+    if not low:
+        pytest.skip("no 16 MiB 1.8 V family in parts/")
+    _, data = bom_json(write_csv(tmp_path / "v.csv", [["MPN"], [low[0].name]]))
+    (r,) = data["results"]
+    assert r["verdict"] == "fail"
+    assert any(c["rule"] == "voltage" and c["ok"] is False for c in r["checks"])
+    names = [a["name"] for a in r["alternates"]]
+    assert "W25Q128FV" in names
+    assert all(a["voltage_class"] in ("3 V", "wide") for a in r["alternates"])

@@ -28,7 +28,7 @@ Alternates (:class:`Alternates`)
     For a failing or unknown line, every curated family that passes the
     board and has the same capacity and a compatible voltage class
     (1.8 V, 3 V or wide range; a wide-range part also serves a 1.8 V or 3 V
-    line).  Package is compared when the line's order code decodes a package
+    line; when the line fails the board's supply, the board decides).  Package is compared when the line's order code decodes a package
     and the alternate lists the same package (same type, pin count and body)
     among its order-code fields; an alternate whose package table does not
     list it is left out, one without a package table is kept with "package
@@ -630,6 +630,10 @@ class Alternates:
             vref = vcls.pop() if len(vcls) == 1 else None
             exclude = {p.name for p in refs}
             basis = "same capacity" + (f", voltage class {vref}" if vref else ", voltage class unchecked")
+            if any(c.rule == "voltage" and c.ok is False for c in result.checks):
+                # the class is what is wrong (a 1.8 V part on a 3.3 V board): the board's supply decides
+                vref = None
+                basis = "same capacity, voltage class as the board needs (the line's part fails the supply)"
         else:
             cap = guess_capacity(result.query)
             if cap is None:
