@@ -32,14 +32,15 @@ _FONT = {
 BIG_ROWS = 5
 
 
-def big(word: str) -> list[str]:
-    """``word`` in a five-row block font (the letters of PASS and FAIL)."""
+def big(word: str, scale: int = 1) -> list[str]:
+    """``word`` in a five-row block font (the letters of PASS and FAIL),
+    each cell ``scale`` times as wide and as high."""
     rows = ["" for _ in range(BIG_ROWS)]
     for i, ch in enumerate(word):
         glyph = _FONT[ch]
         for r in range(BIG_ROWS):
             rows[r] += ("  " if i else "") + glyph[r]
-    return rows
+    return [("".join(c * scale for c in row)) for row in rows for _ in range(scale)]
 
 
 RESULT_STYLE = {True: "bold white on green4", False: "bold white on red3"}
@@ -59,8 +60,10 @@ def _verdict_words(rec: BoardRecord) -> str:
     return "FAIL: HARDWARE FAULT during the test (check the fixture)"
 
 
-def fixture_panel(fx: FixtureState, width: int, height: int, serial_for: bool = False):
-    """One fixture's panel, ``width`` x ``height`` cells."""
+def fixture_panel(fx: FixtureState, width: int, height: int, serial_for: bool = False, asked: bool = True):
+    """One fixture's panel, ``width`` x ``height`` cells; ``serial_for``:
+    the scanner's next code is for it (say so); ``asked``: it is the one
+    being asked (else it queues behind another fixture)."""
     from rich.align import Align
     from rich.console import Group
     from rich.panel import Panel
@@ -76,16 +79,20 @@ def fixture_panel(fx: FixtureState, width: int, height: int, serial_for: bool = 
     if showing_result:
         style = RESULT_STYLE[rec.passed]
         word = _shown_word(rec)
-        if inner_h >= BIG_ROWS + 3 and inner_w >= len(big(word)[0]):
+        if inner_h >= 2 * BIG_ROWS + 6 and inner_w >= len(big(word, 2)[0]):
+            lines.append(Text(""))
+            lines += [Align.center(Text(row)) for row in big(word, 2)]
+            lines.append(Text(""))
+        elif inner_h >= BIG_ROWS + 3 and inner_w >= len(big(word)[0]):
             lines += [Align.center(Text(row)) for row in big(word)]
         else:
             lines.append(Align.center(Text(f" {word} ", style="reverse")))
-        lines.append(Text(_verdict_words(rec), overflow="ellipsis", no_wrap=True))
-        lines.append(Text(f"Serial: {rec.serial}", overflow="ellipsis", no_wrap=True))
+        if rec.verdict not in ("pass", "fail"):
+            lines.append(Text(_verdict_words(rec), overflow="ellipsis", no_wrap=True))
         who = rec.part or "not identified"
-        lines.append(Text(f"Part:   {who} (JEDEC {rec.jedec_id or '-'})", overflow="ellipsis", no_wrap=True))
+        lines.append(Text(f"Serial {rec.serial}   Part {who} ({rec.jedec_id or '-'})", overflow="ellipsis", no_wrap=True))
         if not rec.passed:
-            lines.append(Text(f"Why:    {rec.reason}", overflow="fold"))
+            lines.append(Text(f"Why: {rec.reason}", overflow="fold"))
         if rec.stored is False:
             lines.append(Text("(result kept locally: database unreachable)", style="bold yellow on red3"))
         if fx.phase == "remove":
@@ -106,8 +113,12 @@ def fixture_panel(fx: FixtureState, width: int, height: int, serial_for: bool = 
             style = "on magenta"
         lines.append(Text(""))
         lines.append(Align.center(Text(f" {head} ", style=hstyle)))
-        if fx.phase == "scan" and serial_for:
-            lines.append(Align.center(Text("(the scanner's next code is for this fixture)")))
+        if fx.phase == "scan" and not asked:
+            lines[-1] = Align.center(Text(" waiting for its serial (another fixture first) ", style="dim"))
+        elif fx.phase == "scan":
+            style = "on yellow"
+            if serial_for:
+                lines.append(Align.center(Text("the scanner's next code is for this fixture", style="black on yellow")))
         if fx.phase == "testing" and fx.progress:
             lines.append(Align.center(Text(fx.progress, overflow="ellipsis", no_wrap=True)))
         if fx.phase == "fault" and fx.message:
@@ -141,7 +152,8 @@ def render(fixtures: list[FixtureState], footer: list[Any], width: int, height: 
         for c in range(cols):
             i = r * cols + c
             if i < n:
-                cells.append(fixture_panel(fixtures[i], pw, ph, serial_for=asking is fixtures[i] and n > 1))
+                cells.append(fixture_panel(fixtures[i], pw, ph, serial_for=asking is fixtures[i] and n > 1,
+                                           asked=asking is None or asking is fixtures[i]))
             else:
                 cells.append("")
         grid.add_row(*cells)
