@@ -487,6 +487,7 @@ def restore_window(
     *,
     erase_timeout: Callable[[int, int], float] = lambda op, size: 30.0,
     first: bytes | None = None,
+    strict: bool = False,
 ) -> dict[str, Any]:
     """Make ``[start, start + len(orig))`` read ``orig`` again.
 
@@ -494,14 +495,22 @@ def restore_window(
     back to 1, an erase is needed: the smallest of ``erasers`` (opcode,
     size) whose aligned block lies wholly inside the window is tried (each
     opcode and block once); whatever it erased is programmed back on the
-    next pass.  HardwareError when the window cannot be restored."""
+    next pass.
+
+    ``strict`` (after a power loss): a page that differs from ``orig`` is
+    never programmed over until an erase of this call has blanked it,
+    because an erase or program cut short can leave cells that read 1 but
+    are not properly erased.  HardwareError when the window cannot be
+    restored."""
     n = len(orig)
     end = start + n
     tried: set[tuple[int, int]] = set()
+    fresh = bytearray(n // page_size + 1)  # pages blanked by an erase of this call
     info: dict[str, Any] = {"erases": [], "pages": 0}
     cur = first if first is not None else nor.read(start, n)
     last_programmed: bytes | None = None
-    for _ in range(4 + 4 * len(erasers) + 8):
+    smallest = min((sz for _o, sz in erasers), default=n)
+    for _ in range(16 + 2 * len(erasers) * max(1, n // max(1, smallest))):
         if cur == orig:
             return info
         need: int | None = None
@@ -511,10 +520,10 @@ def restore_window(
             if c == o:
                 continue
             oi = int.from_bytes(o, "big")
-            if int.from_bytes(c, "big") & oi == oi:
+            if int.from_bytes(c, "big") & oi == oi and (not strict or fresh[p // page_size]):
                 todo.append((p, _first_diff(c, o), _last_diff(c, o)))
             else:
-                need = start + p + next(k for k in range(len(c)) if c[k] & o[k] != o[k])
+                need = start + p + _first_diff(c, o)
                 break
         if need is not None:
             for op, size in sorted(erasers, key=lambda x: (x[1], x[0])):
@@ -524,27 +533,35 @@ def restore_window(
                 tried.add((op, blk))
                 nor.erase(op, blk, erase_timeout(op, size))
                 info["erases"].append((op, blk))
+                after = nor.read(start, n)
+                for p in range(0, n, page_size):
+                    page = after[p : p + page_size]
+                    if page.count(0xFF) == len(page) and (
+                        blk <= start + p < blk + size or cur[p : p + page_size] != page
+                    ):
+                        fresh[p // page_size] = 1  # blanked by this erase
+                cur = after
                 break
             else:
                 raise HardwareError(
                     f"cannot restore {format_addr(need)}: no erase command left to try inside the saved window "
                     f"{format_addr(start)}-{format_addr(end - 1)} (tried {', '.join(f'0x{o:02X} at {format_addr(b)}' for o, b in sorted(tried)) or 'none'})"
                 )
-        else:
-            if last_programmed == cur:
-                raise HardwareError(
-                    f"programming does not take at {format_addr(start + todo[0][0])}: the window "
-                    f"{format_addr(start)}-{format_addr(end - 1)} could not be restored"
-                )
-            last_programmed = cur
-            saved = nor.poll_interval_s
-            nor.poll_interval_s = 0.0
-            try:
-                for p, i, j in todo:
-                    _program(nor, start + p + i, orig[p + i : p + j + 1], 1.0)
-                    info["pages"] += 1
-            finally:
-                nor.poll_interval_s = saved
+            continue
+        if last_programmed == cur:
+            raise HardwareError(
+                f"programming does not take at {format_addr(start + todo[0][0])}: the window "
+                f"{format_addr(start)}-{format_addr(end - 1)} could not be restored"
+            )
+        last_programmed = cur
+        saved = nor.poll_interval_s
+        nor.poll_interval_s = 0.0
+        try:
+            for p, i, j in todo:
+                _program(nor, start + p + i, orig[p + i : p + j + 1], 1.0)
+                info["pages"] += 1
+        finally:
+            nor.poll_interval_s = saved
         cur = nor.read(start, n)
     raise HardwareError(f"the window {format_addr(start)}-{format_addr(end - 1)} could not be restored")
 
@@ -1017,7 +1034,7 @@ def recover(nor: SpiNor, journal_dir: Path) -> RecoverReport:
                 unlock(nor, Protection(now[0], now[1], now[2]))
             for e in j.open_entries:
                 erasers = [(e.opcode, e.size)] + [x for x in e.erasers if x != (e.opcode, e.size)]
-                restore_window(nor, e.window_start, e.data, erasers)
+                restore_window(nor, e.window_start, e.data, erasers, strict=True)
                 w.done(e.entry, by="recover")
                 report.restored.append((j.path, e.entry, e.address, e.size))
             if j.open_protects:
