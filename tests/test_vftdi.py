@@ -389,3 +389,39 @@ def test_exchange_many_splits_batches_the_fifos_cannot_hold(sim_ftdi) -> None:
     assert t.stats.bulk_out_bytes - out > 1024  # too much for one batch: 6000 bytes answer too
     assert not t.device.stalls
     assert 1 < t.stats.round_trips - rt < 10
+
+
+# -- property: the FTDI path answers what the chip answers ----------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_reads = st.one_of(
+    st.tuples(st.just(b"\x9f"), st.integers(0, 8)),
+    st.tuples(st.sampled_from([b"\x05", b"\x35", b"\x15"]), st.integers(0, 3)),
+    st.builds(lambda a, n: (b"\x03" + a.to_bytes(3, "big"), n), st.integers(0, 0xFFFFFF), st.integers(0, 1500)),
+    st.builds(lambda a, n: (b"\x5a" + a.to_bytes(3, "big") + b"\x00", n), st.integers(0, 0x200), st.integers(0, 600)),
+    st.builds(lambda a, n: (b"\x0b" + a.to_bytes(3, "big") + b"\x00", n), st.integers(0, 0xFFFFFF), st.integers(0, 700)),
+)
+
+
+@pytest.fixture(scope="module")
+def patterned():
+    t = open_sim_ftdi("sim+ftdi://W25Q128JV?time_scale=0")
+    data = t.device.chip.data
+    data[:] = bytes((i * 7 + (i >> 8)) & 0xFF for i in range(len(data)))
+    yield t
+    t.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=st.lists(_reads, min_size=1, max_size=12), batched=st.booleans())
+def test_ftdi_path_answers_what_the_chip_answers(patterned, items, batched) -> None:
+    """Random read transactions (lengths across USB packet and FIFO sizes),
+    one by one or batched: the bytes pyftdi hands back are what the chip
+    answers to the same transaction directly."""
+    t = patterned
+    got = t.exchange_many(items) if batched else [t.exchange(o, n) for o, n in items]
+    want = [t.device.chip.transact(o, n) for o, n in items]
+    assert got == want
+    assert not t.device.stalls
