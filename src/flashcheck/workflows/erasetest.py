@@ -749,9 +749,9 @@ def _test_sector(nor: SpiNor, plan: Plan, t: Target, writer: journal.Writer, ent
         ms, busy = _timed_erase(nor, t)
         cur = nor.read(ws, we - ws)
         ok, detail = _judge_erase(t, before, cur, before[lo:hi].count(0xFF) == t.size)
-        res.steps.append(Step("erase", ok, ms, detail + ("" if busy else " (the chip never went busy)")))
+        res.steps.append(Step("erase", ok, ms, detail + ("" if busy or ok is not False else " (the chip never went busy)")))
         outcomes.append(ok)
-        if ok is not False and busy:
+        if ok is not False:
             res.erase_ms.append(ms)
         if ok is False or stop():
             raise _Interrupt
@@ -788,9 +788,9 @@ def _test_sector(nor: SpiNor, plan: Plan, t: Target, writer: journal.Writer, ent
         ok, detail = _judge_erase(t, mid, cur, False)
         if ok and neighbours_blank:
             ok, detail = None, detail + "; but every neighbouring byte was blank, so an erase larger than the block would not show"
-        res.steps.append(Step("erase again", ok, ms, detail + ("" if busy else " (the chip never went busy)")))
+        res.steps.append(Step("erase again", ok, ms, detail + ("" if busy or ok is not False else " (the chip never went busy)")))
         outcomes.append(ok)
-        if ok is not False and busy:
+        if ok is not False:
             res.erase_ms.append(ms)
     except _Interrupt:
         pass
