@@ -504,8 +504,7 @@ class Station:
                     timings["test"] = _test_timings(report)
                     checks += [Check(f"erase test: {c.rule}", c.ok, c.detail, c.sources) for c in report.checks]
                     verdict = verdict_of(checks)
-                    if verdict != PASSED:
-                        reason = _reason(checks)
+                    reason = _reason(checks) if verdict != PASSED else f"{reason}; erase test: {report.reason}"
                 else:
                     timings["test"] = {"skipped": "the probe did not pass"}
         except HardwareError as exc:
