@@ -16,6 +16,7 @@ from flashcheck.app import App
 from flashcheck.chip.spinor import SpiNor
 from flashcheck.database import PartsDB
 from flashcheck.errors import ChipTimeout, HardwareError, InputError, TransportError
+from flashcheck import journal
 from flashcheck.journal import files, read
 from flashcheck.sim import SimChip
 from flashcheck.transport import open_transport
@@ -55,7 +56,9 @@ def _ops(chip) -> list:
 # -- a whole run passes and changes nothing -------------------------------------
 
 
-def test_w25q128jv_passes_and_the_image_is_unchanged(tmp_path, run):
+def test_w25q128jv_passes_and_the_image_is_unchanged(tmp_path, run, monkeypatch):
+    removed = []
+    monkeypatch.setattr(journal, "remove", removed.append)  # keep it, to look inside
     img = tmp_path / "w.bin"
     before = _random_image(img, "W25Q128JV")
     code, out, err = run("test", "--url", f"sim://W25Q128JV?image={img}", "--board", "imp003",
@@ -76,9 +79,10 @@ def test_w25q128jv_passes_and_the_image_is_unchanged(tmp_path, run):
     rules = {c["rule"]: c["ok"] for c in rep["checks"]}
     assert rules["erase 4 KiB"] and rules["erase 64 KiB"] and rules["data restored"]
     assert rules["erase time 0x20 4 KiB"] is True  # the SFDP gives a maximum
-    # the journal is closed
+    # the journal is closed, then removed
     (j,) = [read(p) for p in files(tmp_path / "j")]
     assert not j.unfinished and j.ended == "complete" and len(j.entries) == 4
+    assert removed == [j.path] and rep["journal_removed"] is True
 
 
 def test_blank_neighbours_cannot_prove_an_exact_erase(tmp_path):
@@ -171,6 +175,7 @@ def test_cli_vanished_device_exits_4_and_recover_restores(tmp_path, run, monkeyp
     assert code == 0, err
     assert "restored" in out
     assert img.read_bytes() == data
+    assert not files(jdir)  # closed and removed
     code, out, err = run("recover", "--url", url, "--journal-dir", jdir)
     assert code == 0 and "nothing to recover" in out
 
@@ -262,8 +267,7 @@ def test_ctrl_c_restores_the_block_in_progress_and_exits_130(tmp_path, run, monk
     assert rep["interrupted"] is True
     assert len(calls) == 1  # nothing erased after Ctrl-C
     assert img.read_bytes() == data
-    (j,) = [read(p) for p in files(tmp_path / "j")]
-    assert not j.unfinished and j.ended == "interrupted"
+    assert rep["journal_removed"] is True and not files(tmp_path / "j")  # everything restored
 
 
 # -- the imp003 failure, found by measurement --------------------------------------
@@ -402,8 +406,7 @@ def test_sst26_with_unlock_is_tested_and_protection_restored(tmp_path):
     finally:
         t.close()
     assert img.read_bytes() == data
-    (j,) = [read(p) for p in files(tmp_path / "j")]
-    assert not j.unfinished
+    assert not files(tmp_path / "j")  # closed and removed
 
 
 def test_sst26_power_loss_while_unlocked_recovers_data_and_protection(tmp_path, monkeypatch):
@@ -579,4 +582,22 @@ def test_recover_erases_again_a_block_whose_erase_was_cut_short(tmp_path):
         assert (0x20, 0x1000) in erases
     finally:
         t.close()
+    assert img.read_bytes() == data
+
+
+def test_a_chip_with_an_unfinished_journal_is_not_tested_again(tmp_path, run, monkeypatch):
+    img = tmp_path / "chip.bin"
+    data = _random_image(img, _SMALL)
+    jdir = tmp_path / "j"
+    url = f"sim://{_SMALL}?image={img}"
+    _vanish_after_first_erase(monkeypatch)
+    code, _, _ = run("test", "--url", url, "--board", "imp003", "--sectors", "0x1000:4K", "--journal-dir", jdir)
+    assert code == 4
+    monkeypatch.undo()
+    half = img.read_bytes()
+    code, out, err = run("test", "--url", url, "--board", "imp003", "--sectors", "0x1000:4K", "--journal-dir", jdir)
+    assert code == 2
+    assert "unfinished journal" in err and "flashcheck recover" in err
+    assert img.read_bytes() == half  # not touched
+    assert run("recover", "--url", url, "--journal-dir", jdir)[0] == 0
     assert img.read_bytes() == data

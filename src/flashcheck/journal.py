@@ -51,6 +51,10 @@ to change.  An
 entry is *open* from its ``begin`` until its ``done``; ``flashcheck
 recover`` restores open entries and closes them by appending ``done``.
 
+A journal whose entries are all closed (and whose protection is put
+back) is deleted at the end of the run, or by ``recover`` once it has
+closed them: the directory only keeps what may still be needed.
+
 A line that is not complete JSON (a run killed while writing it), a record
 whose ``sha256`` does not match, or a ``data`` whose ``data_sha256`` does not
 match makes the whole file unusable: :class:`JournalError` names the file and
@@ -368,6 +372,21 @@ def read(path: Path) -> Journal:
     assert journal is not None
     journal.next_seq = len(raw.split(b"\n")) - 1
     return journal
+
+
+def unfinished_for(directory: Path, jedec_id: str, unique_id: str | None) -> list[Journal]:
+    """The unfinished journals of one chip (found by file name, then read
+    and checked: :class:`JournalError` for a corrupt one)."""
+    tag = f"-{jedec_id}-{unique_id or 'nouid'}-"
+    return [j for j in (read(p) for p in files(directory) if tag in p.name) if j.unfinished]
+
+
+def remove(path: Path) -> None:
+    """Delete a finished journal (nothing in it is needed any more)."""
+    try:
+        path.unlink()
+    except OSError:
+        pass
 
 
 def files(directory: Path) -> list[Path]:

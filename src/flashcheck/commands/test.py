@@ -144,7 +144,7 @@ def _print(report) -> None:
             line += f"; page program max {s.program_ms:.3f} ms]" if s.program_ms is not None else "]"
         click.echo(line)
     if report.journal:
-        click.echo(f"    journal: {report.journal}")
+        click.echo(f"    journal: {report.journal}" + (" (removed: every block restored)" if report.journal_removed else ""))
 
 
 @click.command()

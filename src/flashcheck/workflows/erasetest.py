@@ -626,6 +626,7 @@ class TestReport:
     interrupted: bool = False
     protection: str | None = None
     unlocked: bool = False
+    journal_removed: bool = False
 
     @property
     def verdict(self) -> str:
@@ -660,6 +661,7 @@ class TestReport:
             "checks": [c.to_json() for c in self.checks],
             "sectors": [s.to_json() for s in self.sectors],
             "journal": str(self.journal) if self.journal else None,
+            "journal_removed": self.journal_removed,
         }
 
 
@@ -928,6 +930,15 @@ def run_test(
             results.append(SectorResult(t, "skipped", detail=f"write-protected ({prot.detail}); not unlocked without --unlock"))
         else:
             todo.append(t)
+    if todo:
+        pending = journal.unfinished_for(journal_dir, plan.jedec_hex, plan.uid_hex)
+        if pending:
+            where = "" if journal_dir == journal.default_dir() else f" --journal-dir {journal_dir}"
+            raise InputError(
+                f"this chip ({plan.jedec_hex}, unique ID {plan.uid_hex or 'none'}) has unfinished journal(s) from an "
+                f"earlier run: {', '.join(str(j.path) for j in pending)}; run `flashcheck recover --url {url or '<URL>'}"
+                f"{where}` first (testing now would save half-restored data as the original)"
+            )
     try:
         if todo:
             writer = journal.Writer(journal_dir, jedec_id=plan.jedec_hex, unique_id=plan.uid_hex,
@@ -962,6 +973,9 @@ def run_test(
     finally:
         if writer is not None:
             writer.close()
+    if writer is not None:
+        journal.remove(writer.path)  # every entry closed, protection put back: nothing left to keep
+        report.journal_removed = True
     results.sort(key=lambda r: (r.target.size, r.target.address))
     report.unlocked = unlocked
     report.checks = _checks(plan, results, prot, unlocked)
@@ -1052,6 +1066,7 @@ def recover(nor: SpiNor, journal_dir: Path) -> RecoverReport:
             w.append("end", result="recovered")
         finally:
             w.close()
+        journal.remove(j.path)
     return report
 
 
