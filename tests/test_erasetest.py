@@ -166,7 +166,7 @@ def test_cli_vanished_device_exits_4_and_recover_restores(tmp_path, run, monkeyp
     code, out, err = run("test", "--url", url, "--board", "imp003", "--sectors", _SECTORS,
                          "--journal-dir", jdir)
     assert code == 4
-    assert "device vanished" in err and f"flashcheck recover --url {url}" in err and "--journal-dir" in err
+    assert "device vanished" in err and f"flashcheck recover --url '{url}' --journal-dir {jdir}" in err
     (j,) = [read(p) for p in files(jdir)]
     assert j.open_entries  # the data is journaled
     assert img.read_bytes() != data  # and the chip really was left half done
@@ -601,3 +601,11 @@ def test_a_chip_with_an_unfinished_journal_is_not_tested_again(tmp_path, run, mo
     assert img.read_bytes() == half  # not touched
     assert run("recover", "--url", url, "--journal-dir", jdir)[0] == 0
     assert img.read_bytes() == data
+
+
+def test_recover_command_leaves_out_the_simulated_failure():
+    from pathlib import Path as P
+
+    cmd = erasetest.recover_command("sim://W25Q80DV?image=/tmp/a b.bin&fail_after=12&time_scale=0.1", P("/j"))
+    assert cmd == "flashcheck recover --url 'sim://W25Q80DV?image=/tmp/a b.bin&time_scale=0.1' --journal-dir /j"
+    assert erasetest.recover_command("sim://X?fail_after=3", P("/j")).startswith("flashcheck recover --url sim://X ")

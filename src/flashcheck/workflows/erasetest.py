@@ -933,11 +933,10 @@ def run_test(
     if todo:
         pending = journal.unfinished_for(journal_dir, plan.jedec_hex, plan.uid_hex)
         if pending:
-            where = "" if journal_dir == journal.default_dir() else f" --journal-dir {journal_dir}"
             raise InputError(
                 f"this chip ({plan.jedec_hex}, unique ID {plan.uid_hex or 'none'}) has unfinished journal(s) from an "
-                f"earlier run: {', '.join(str(j.path) for j in pending)}; run `flashcheck recover --url {url or '<URL>'}"
-                f"{where}` first (testing now would save half-restored data as the original)"
+                f"earlier run: {', '.join(str(j.path) for j in pending)}; run `{recover_command(url, journal_dir)}` "
+                "first (testing now would save half-restored data as the original)"
             )
     try:
         if todo:
@@ -985,12 +984,23 @@ def run_test(
     return report
 
 
+def recover_command(url: str, journal_dir: Path) -> str:
+    """The command line that puts the chip back (a simulated failure's
+    ``fail_after`` left out of the URL)."""
+    import re
+    import shlex
+
+    if url:
+        url = re.sub(r"([?&])fail_after=\d+&?", r"\1", url).rstrip("?&")
+    where = "" if journal_dir == journal.default_dir() else f" --journal-dir {shlex.quote(str(journal_dir))}"
+    return f"flashcheck recover --url {shlex.quote(url) if url else '<URL>'}{where}"
+
+
 def _recover_hint(msg: str, writer: journal.Writer | None, url: str, journal_dir: Path) -> str:
     if writer is None:
         return msg + " (nothing had been erased)"
-    where = "" if journal_dir == journal.default_dir() else f" --journal-dir {journal_dir}"
     return (f"{msg}; the original data is kept in the journal {writer.path}: when the device is back, run "
-            f"`flashcheck recover --url {url or '<URL>'}{where}` to put it back")
+            f"`{recover_command(url, journal_dir)}` to put it back")
 
 
 # ---------------------------------------------------------------------------
