@@ -196,8 +196,9 @@ def test_no_chip_without_wait_stops_the_fixture(sqlite_db):
 def test_bad_input_exits_2(sqlite_db, args, what):
     if "--board" not in args:
         args = [*args, "--board", "imp003"]
-    code, out, err = cli("station", *args, "--db", sqlite_db, "--count" if "--count" not in args else "--no-wait",
-                         *(["1"] if "--count" not in args else []), "--no-wait")
+    if "--count" not in args:
+        args = [*args, "--count", "1"]
+    code, out, err = cli("station", *args, "--db", sqlite_db, "--no-wait")
     assert code == 2, out + err
     assert what in err
 
@@ -275,6 +276,9 @@ def test_unreachable_database_url_still_tests_boards(data_dir):
     [spool] = data_dir.glob("spool-*.jsonl")
     [line] = spool.read_text().splitlines()
     assert json.loads(line)["verdict"] == "fail"
+    code, out, err = cli("report", "--db", url, env={"FLASHCHECK_DATA_DIR": str(data_dir)})
+    assert code == 4  # the database cannot be read
+    assert "1 result(s) for this database wait in this PC's spool" in err
 
 
 def test_several_station_processes_lose_nothing(pgdb):

@@ -149,6 +149,12 @@ def report(db_url: str | None, fmt: str, since: str | None, plot: Path | None, o
     when = rep.parse_since(since) if since else None
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         raise click.BadParameter(f"{plot}: the file name must end in .png or .svg", param_hint="--plot")
+    from ..results import Spool, normalise_url, spool_path
+
+    waiting = Spool(spool_path(normalise_url(db_url))).count()
+    if waiting:
+        click.echo(f"note: {waiting} result(s) for this database wait in this PC's spool (the database was "
+                   "unreachable) and are not in this report; the next station run sends them", err=True)
     records = fetch(db_url, when)
     summary = rep.summarise(records)
     if fmt == "table":

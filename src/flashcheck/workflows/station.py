@@ -216,6 +216,8 @@ class Station:
     """Runs the fixtures; see the module docstring."""
 
     stable_reads = 2
+    #: Seconds between tries to send spooled results while no board comes.
+    retry_s = 30.0
 
     def __init__(
         self,
@@ -332,10 +334,16 @@ class Station:
             th = threading.Thread(target=self._worker_main, args=(fx,), name=f"fixture-{fx.index}", daemon=True)
             self._threads.append(th)
             th.start()
+        last_try = time.monotonic()
         while any(th.is_alive() for th in self._threads):
             try:
                 for th in self._threads:
                     th.join(timeout=0.1)
+                if self.store is not None and self.store.pending and time.monotonic() - last_try > self.retry_s:
+                    # no new board for a while: try sending what waits anyway
+                    last_try = time.monotonic()
+                    self.store.flush()
+                    self.listener.store(self.store.status())
             except KeyboardInterrupt:
                 if self._stop.is_set():
                     self.abort()
