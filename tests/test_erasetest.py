@@ -39,8 +39,8 @@ def _vanish_after_first_erase(monkeypatch, extra: int = 40) -> None:
     real = erasetest._timed_erase
     calls = []
 
-    def erase(nor, t):
-        out = real(nor, t)
+    def erase(nor, t, jedec=b""):
+        out = real(nor, t, jedec)
         calls.append(t.address)
         if len(calls) == 1:
             nor.transport.fail_after = nor.transport.transactions + extra
@@ -251,8 +251,8 @@ def test_ctrl_c_restores_the_block_in_progress_and_exits_130(tmp_path, run, monk
     real = erasetest._timed_erase
     calls = []
 
-    def erase_then_ctrl_c(nor, t):
-        out = real(nor, t)
+    def erase_then_ctrl_c(nor, t, jedec=b""):
+        out = real(nor, t, jedec)
         calls.append(t.address)
         if len(calls) == 1:
             os.kill(os.getpid(), signal.SIGINT)
@@ -520,7 +520,7 @@ def test_erase_beyond_the_maximum_fails_with_value_limit_and_source(tmp_path, mo
     _random_image(img, "W25Q128JV")
     app = App()
     real = erasetest._timed_erase
-    monkeypatch.setattr(erasetest, "_timed_erase", lambda nor, t: (5000.0, real(nor, t)[1]))
+    monkeypatch.setattr(erasetest, "_timed_erase", lambda nor, t, jedec=b"": (5000.0, *real(nor, t, jedec)[1:]))
     t = open_transport(f"sim://W25Q128JV?image={img}")
     try:
         nor = SpiNor(t)
@@ -609,3 +609,48 @@ def test_recover_command_leaves_out_the_simulated_failure():
     cmd = erasetest.recover_command("sim://W25Q80DV?image=/tmp/a b.bin&fail_after=12&time_scale=0.1", P("/j"))
     assert cmd == "flashcheck recover --url 'sim://W25Q80DV?image=/tmp/a b.bin&time_scale=0.1' --journal-dir /j"
     assert erasetest.recover_command("sim://X?fail_after=3", P("/j")).startswith("flashcheck recover --url sim://X ")
+
+
+def test_spansion_erase_error_is_a_failed_erase_not_a_stuck_chip(tmp_path, monkeypatch):
+    """FL-S parts report a refused erase with E_ERR and keep WIP set until
+    CLSR (30h); the simulator does not model that, so it is patched in."""
+    from flashcheck.sim import chip as simchip
+
+    state = {"err": False}
+    real_refuse, real_status = SimChip._refuse, SimChip.status
+
+    def refuse(self, opcode, addr, why, clear_wel):
+        real_refuse(self, opcode, addr, why, clear_wel)
+        if why == "ignored":
+            state["err"] = True
+
+    def status(self):
+        return real_status(self) | (0x21 if state["err"] else 0)
+
+    def clsr(self, out, readlen):
+        state["err"] = False
+        return b"\xff" * readlen
+
+    monkeypatch.setattr(SimChip, "_refuse", refuse)
+    monkeypatch.setattr(SimChip, "status", status)
+    monkeypatch.setitem(simchip._HANDLERS, 0x30, clsr)
+    now = [0.0]
+
+    def clock():
+        now[0] += 0.05
+        return now[0]
+
+    img = tmp_path / "s.bin"
+    data = _random_image(img, "S25FL127S")
+    app = App()
+    t = open_transport(f"sim://S25FL127S?image={img}")
+    try:
+        nor = SpiNor(t, clock=clock, sleep=lambda s: None)
+        plan = erasetest.make_plan(nor, app, app.board("imp003"), "0x20000:4K")
+        rep = erasetest.run_test(nor, plan, tmp_path / "j")
+    finally:
+        t.close()
+    (s,) = rep.sectors
+    assert s.erase_ok is False and "E_ERR" in s.detail and "0x20 at 0x020000 did not erase" in s.detail
+    assert not state["err"]  # cleared
+    assert img.read_bytes() == data

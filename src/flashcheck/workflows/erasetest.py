@@ -32,6 +32,15 @@ check is unknown, never pass.
 :func:`recover` finds the unfinished journal entries of the chip on a
 transport (same JEDEC ID and unique ID), restores their windows and closes
 them; a chip whose identity matches no unfinished journal is refused.
+After a power loss a changed block is erased before it is programmed back
+(``strict``): an erase or program cut short can leave cells that read
+blank without being erased.  A chip that still has an unfinished journal
+is not tested again until it has been recovered, and a journal whose
+entries are all closed is deleted.
+
+Vendor quirk handled: a Spansion FL-S part that refuses an erase sets
+E_ERR and keeps WIP set until CLSR (30h); that is reported as a failed
+erase, not as a chip stuck busy.
 """
 
 from __future__ import annotations
@@ -719,7 +728,9 @@ class Abandoned(FlashcheckError):
     exit_code = 130
 
 
-def _timed_erase(nor: SpiNor, t: Target) -> tuple[float, bool]:
+def _timed_erase(nor: SpiNor, t: Target, jedec: bytes = b"") -> tuple[float, bool, str | None]:
+    """Erase ``t``: (ms waited, whether the chip went busy, an error the
+    chip reported or None)."""
     if t.limit and t.limit.max_ms:
         timeout = max(2 * t.limit.max_ms / 1000.0, 0.5)
     else:
@@ -728,9 +739,19 @@ def _timed_erase(nor: SpiNor, t: Target) -> tuple[float, bool]:
     nor.poll_interval_s = min(saved, 0.0001) if saved else 0.0
     try:
         s = nor.erase(t.opcode, t.address, timeout)
+    except ChipTimeout:
+        # Spansion FL-S: a failed erase sets E_ERR (SR1 bit 5) and leaves WIP
+        # set until Clear Status Register (30h): the chip is not stuck.
+        sr = nor.read_status()
+        if jedec[:1] != b"\x01" or not sr & 0x60:
+            raise
+        nor.command(0x30)
+        nor.wait_ready(1.0, opcode=0x30)
+        return timeout * 1000.0, True, (f"the chip reported an erase error (SR1=0x{sr:02X}, E_ERR set; cleared with "
+                                        "CLSR 30h)")
     finally:
         nor.poll_interval_s = saved
-    return s * 1000.0, nor.last_busy_seen
+    return s * 1000.0, nor.last_busy_seen, None
 
 
 def _test_sector(nor: SpiNor, plan: Plan, t: Target, writer: journal.Writer, entry: int,
@@ -748,9 +769,11 @@ def _test_sector(nor: SpiNor, plan: Plan, t: Target, writer: journal.Writer, ent
     cur = before
     try:
         # 1: erase what is there
-        ms, busy = _timed_erase(nor, t)
+        ms, busy, err = _timed_erase(nor, t, plan.facts.raw_id)
         cur = nor.read(ws, we - ws)
         ok, detail = _judge_erase(t, before, cur, before[lo:hi].count(0xFF) == t.size)
+        if err:
+            ok, detail = False, (detail if ok is False else f"0x{t.opcode:02X} at {format_addr(t.address)} failed") + f": {err}"
         res.steps.append(Step("erase", ok, ms, detail + ("" if busy or ok is not False else " (the chip never went busy)")))
         outcomes.append(ok)
         if ok is not False:
@@ -785,9 +808,11 @@ def _test_sector(nor: SpiNor, plan: Plan, t: Target, writer: journal.Writer, ent
             raise _Interrupt
         # 3: erase the pattern
         mid = before[:lo] + pattern + before[hi:]
-        ms, busy = _timed_erase(nor, t)
+        ms, busy, err = _timed_erase(nor, t, plan.facts.raw_id)
         cur = nor.read(ws, we - ws)
         ok, detail = _judge_erase(t, mid, cur, False)
+        if err:
+            ok, detail = False, (detail if ok is False else f"0x{t.opcode:02X} at {format_addr(t.address)} failed") + f": {err}"
         if ok and neighbours_blank:
             ok, detail = None, detail + "; but every neighbouring byte was blank, so an erase larger than the block would not show"
         res.steps.append(Step("erase again", ok, ms, detail + ("" if busy or ok is not False else " (the chip never went busy)")))
