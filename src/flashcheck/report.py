@@ -231,7 +231,10 @@ def plot(records: list[dict[str, Any]], summary: dict[str, Any], out: Path) -> N
         for x, y in zip(xs, ys):
             ax1.annotate(str(len(groups[x])), (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
         ax1.set_ylim(0, 105)
-        fig.autofmt_xdate()
+        import matplotlib.dates as mdates
+
+        ax1.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d" if daily else "%m-%d %H:00"))
+        ax1.tick_params(axis="x", labelrotation=20)
     ax1.set_title(f"Yield per {'day' if records and daily else 'hour'} (UTC; labels: boards)  -  overall {_pct(summary['yield'])}")
     ax1.set_ylabel("passed %")
     ax1.grid(True, alpha=0.3)
@@ -240,6 +243,9 @@ def plot(records: list[dict[str, Any]], summary: dict[str, Any], out: Path) -> N
         names = [p["cause"] for p in pareto]
         ax2.bar(range(len(names)), [p["boards"] for p in pareto], color="tab:red")
         ax2.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+        from matplotlib.ticker import MaxNLocator
+
+        ax2.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax2b = ax2.twinx()
         ax2b.plot(range(len(names)), [p["cumulative_percent"] for p in pareto], color="black", marker=".")
         ax2b.set_ylim(0, 105)
