@@ -470,8 +470,8 @@ class ResultStore:
 
     def status(self) -> str:
         if self.online is False:
-            return (f"DATABASE UNREACHABLE ({self.last_error}): {self.pending} result(s) kept locally, "
-                    "sent when it is back")
+            return (f"DATABASE UNREACHABLE: {self.pending} result(s) kept locally, sent when it is back "
+                    f"({self.last_error})")
         if self.pending:
             return f"database {self.shown_url}: {self.pending} result(s) waiting to be sent"
         return f"database {self.shown_url}: OK"

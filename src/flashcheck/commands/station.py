@@ -59,6 +59,9 @@ def station(app, urls: tuple[str, ...], board: str, expect: str | None, erase_te
         match = app.resolve(expect)
         if not match.parts:
             raise click.BadParameter(f"{expect!r} is not a known part", param_hint="--expect")
+    else:
+        click.echo("note: no --expect: a chip whose JEDEC ID several database parts share (ef4018 is "
+                   "W25Q128BV/FV/JV) is judged unknown, and unknown does not pass", err=True)
     store = ResultStore(db_url)
     live = not plain and sys.stdout.isatty()
     tty_in = live and serial_prompt and sys.stdin.isatty()
