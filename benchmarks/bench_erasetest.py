@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
+from flashcheck import journal  # noqa: E402
 from flashcheck.app import App  # noqa: E402
 from flashcheck.chip.spinor import SpiNor  # noqa: E402
 from flashcheck.transport import open_transport  # noqa: E402
@@ -83,12 +84,23 @@ def one_run(model: str, board: str, sectors: str, time_scale: float) -> dict:
         nor = SpiNor(spi)
         t0 = time.perf_counter()
         plan = erasetest.make_plan(nor, app, brd, sectors)
-        rep = erasetest.run_test(nor, plan, Path(d) / "j")
+        jsizes: list[int] = []
+        real_remove = journal.remove
+
+        def remove(path: Path) -> None:  # the journal is deleted once closed: weigh it first
+            jsizes.append(path.stat().st_size)
+            real_remove(path)
+
+        journal.remove = remove
+        try:
+            rep = erasetest.run_test(nor, plan, Path(d) / "j")
+        finally:
+            journal.remove = real_remove
         wall = time.perf_counter() - t0
         history = list(raw.chip.history)
         raw.close()
         busy = sum(r.busy_s for r in history if r.result in ("done", "interrupted"))
-        jbytes = sum(p.stat().st_size for p in (Path(d) / "j").glob("*.jsonl"))
+        jbytes = sum(jsizes) + sum(p.stat().st_size for p in (Path(d) / "j").glob("*.jsonl"))
         assert img.read_bytes() == data, "the image changed"
         return {
             "wall": wall, "busy": busy, "verdict": rep.verdict, "sectors": len(rep.sectors),

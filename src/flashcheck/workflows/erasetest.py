@@ -15,7 +15,8 @@ or the blocks ``--sectors`` names.
 2. erase the block (timed), read the window back: the block must be blank
    and every neighbouring byte unchanged -- an erase that is ignored,
    smaller or larger than the block shows here;
-3. program a pattern into the block (timed per page) and read it back;
+3. program a pattern into the block (whole pages, timed, for the first 16
+   pages and the last; a few bytes in every other page) and read it back;
 4. erase again (timed) and check as in 2 (the pattern makes this erase
    conclusive even where the block was blank to begin with);
 5. put the window back as it was (:func:`restore_window`), read it back
@@ -64,6 +65,10 @@ CONVENTIONAL = {4 * KiB: 0x20, 32 * KiB: 0x52, 64 * KiB: 0xD8}
 #: 4-byte-address twins of erase opcodes: never tested with 3-byte addresses.
 _FOUR_BYTE = {0x21, 0x5C, 0xDC}
 WRBPR = 0x42
+#: Pages of each block programmed whole (and timed) with the test pattern.
+TIMED_PAGES = 16
+#: Bytes of the pattern put at the start of every other page.
+SPARSE_BYTES = 16
 
 
 # ---------------------------------------------------------------------------
@@ -781,17 +786,30 @@ def _test_sector(nor: SpiNor, plan: Plan, t: Target, writer: journal.Writer, ent
         if ok is False or stop():
             raise _Interrupt
         # 2: program a pattern
-        pattern = _pattern(t.address, t.size)
+        # Whole pages (timed: the datasheet's page-program time is for a
+        # whole page) for the first TIMED_PAGES pages and the last; a few
+        # bytes at the start of every other page, enough to show whether
+        # the next erase reaches it (no erase is finer than a page), at a
+        # fraction of the bus traffic.
+        full = _pattern(t.address, t.size)
+        ps = plan.page_size
+        npages = max(1, t.size // ps)
+        timed = set(range(min(TIMED_PAGES, npages))) | {npages - 1}
+        pattern = bytearray(b"\xff" * t.size)
         times: list[float] = []
         saved = nor.poll_interval_s
         nor.poll_interval_s = 0.0
         ptimeout = max(4 * plan.program_limit.max_ms / 1000.0, 0.1) if plan.program_limit and plan.program_limit.max_ms else 0.5
         try:
-            ps = plan.page_size
-            for p in range(0, t.size, ps):
-                times.append(_program(nor, t.address + p, pattern[p : p + ps], ptimeout) * 1000.0)
+            for k, p in enumerate(range(0, t.size, ps)):
+                n = ps if k in timed else min(ps, SPARSE_BYTES)
+                pattern[p : p + n] = full[p : p + n]
+                ms = _program(nor, t.address + p, full[p : p + n], ptimeout) * 1000.0
+                if k in timed:
+                    times.append(ms)
         finally:
             nor.poll_interval_s = saved
+        pattern = bytes(pattern)
         got = nor.read(t.address, t.size)
         bad = sum(1 for x, y in zip(got, pattern) if x != y) if got != pattern else 0
         worst = max(times)
@@ -799,7 +817,8 @@ def _test_sector(nor: SpiNor, plan: Plan, t: Target, writer: journal.Writer, ent
         res.program_times = times
         cur = None  # the window now differs from what was read
         res.steps.append(Step("program", not bad, worst,
-                              "pattern programmed and read back" if not bad else f"{bad} bytes read back wrong after programming the pattern"))
+                              f"pattern programmed and read back ({len(times)} whole pages timed, "
+                              f"{SPARSE_BYTES} bytes in each other page)" if not bad else f"{bad} bytes read back wrong after programming the pattern"))
         if bad:
             outcomes.append(False)
             res.detail = f"program at {format_addr(t.address)}: {bad} bytes read back wrong"
