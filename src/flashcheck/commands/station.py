@@ -36,7 +36,7 @@ def station(app, urls: tuple[str, ...], board: str, expect: str | None, erase_te
     Per fixture: wait until a chip answers, probe it (and erase-test it with
     --test), show the result, record it, wait until the board is removed,
     again.  Only PASS passes: a verdict that is unknown, or a hardware fault
-    during the test, shows as FAIL and is recorded as such.  Serial numbers
+    during the test, shows as FAIL (the record keeps "unknown" or "error").  Serial numbers
     come from --serial-prompt, else the chip's unique ID, else
     fixture-N-board-K.  If the database is unreachable, results are kept in
     a local spool and sent when it is back.
