@@ -90,7 +90,11 @@ def fixture_panel(fx: FixtureState, width: int, height: int, serial_for: bool = 
         if rec.verdict not in ("pass", "fail"):
             lines.append(Text(_verdict_words(rec), overflow="ellipsis", no_wrap=True))
         who = rec.part or "not identified"
-        lines.append(Text(f"Serial {rec.serial}   Part {who} ({rec.jedec_id or '-'})", overflow="ellipsis", no_wrap=True))
+        if inner_h >= 14:  # room for a line each
+            lines.append(Text(f"Serial {rec.serial}", overflow="ellipsis", no_wrap=True))
+            lines.append(Text(f"Part   {who} (JEDEC {rec.jedec_id or '-'})", overflow="ellipsis", no_wrap=True))
+        else:
+            lines.append(Text(f"Serial {rec.serial}   Part {who} ({rec.jedec_id or '-'})", overflow="ellipsis", no_wrap=True))
         if not rec.passed:
             lines.append(Text(f"Why: {rec.reason}", overflow="fold"))
         if rec.stored is False:
