@@ -5,7 +5,6 @@ away, and the report formats."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid

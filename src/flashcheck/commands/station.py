@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import emit_json, verdict_label
+from ..cli import verdict_label
 
 
 @click.command()
@@ -179,6 +179,3 @@ def report(db_url: str | None, fmt: str, since: str | None, plot: Path | None, o
     if plot is not None:
         rep.plot(records, summary, plot)
         click.echo(f"plot written to {plot}", err=True)
-
-
-__all__ = ["station", "report", "emit_json"]
