@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from flashcheck.app import App
 from flashcheck.chip.spinor import SpiNor
 from flashcheck.database import PartsDB
-from flashcheck.errors import ChipTimeout, HardwareError, InputError, TransportError
+from flashcheck.errors import ChipTimeout, InputError, TransportError
 from flashcheck import journal
 from flashcheck.journal import files, read
 from flashcheck.sim import SimChip

@@ -63,7 +63,8 @@ class _Progress:
 @click.option("--url", "-u", required=True, help="Transport URL (ftdi://ftdi:232h/1, sim://W25Q128JV?image=chip.bin, ...).")
 @click.option("--board", "-b", required=True, help="Board profile name (flashcheck boards) or a YAML file.")
 @click.option("--sectors", default="auto", show_default=True, metavar="auto|ADDR[:SIZE],...",
-              help="Blocks to test: auto (every region's first and last block), or addresses, each with an optional size.")
+              help="Blocks to test: auto (every region's first and last block), or addresses, each with an optional "
+                   "size (0x10000:4K); an address is rounded down to its block.")
 @click.option("--journal-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the journal goes (default: $FLASHCHECK_JOURNAL_DIR or the user data directory).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

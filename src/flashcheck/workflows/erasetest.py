@@ -47,7 +47,6 @@ erase, not as a chip stuck busy.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,7 +143,7 @@ def _sfdp_program_limit(info) -> Limit | None:
     return Limit(typ, typ * mult, f"the chip's SFDP (JESD216 {info.revision}, BFPT DWORD 11)")
 
 
-def _parse_sectors(text: str, sizes: list[int]) -> list[tuple[int, int | None]]:
+def _parse_sectors(text: str) -> list[tuple[int, int | None]]:
     from ..units import parse_size
 
     out: list[tuple[int, int | None]] = []
@@ -168,7 +167,6 @@ def _parse_sectors(text: str, sizes: list[int]) -> list[tuple[int, int | None]]:
 
 def make_plan(nor: SpiNor, app, board, sectors: str | None = None) -> Plan:
     """Read the chip, identify it, and choose the blocks to test."""
-    from ..boards import Board  # noqa: F401  (type only)
     from ..parts import parse_address
     from . import probe
 
@@ -326,7 +324,7 @@ def make_plan(nor: SpiNor, app, board, sectors: str | None = None) -> Plan:
                               window_of(addr, size), note))
 
     if sectors and sectors != "auto":
-        for addr, size in _parse_sectors(sectors, list(sizes)):
+        for addr, size in _parse_sectors(sectors):
             for s in ([size] if size else sorted(sizes)):
                 a = _align_down(addr, s)
                 if a + s > reach:
