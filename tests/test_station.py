@@ -217,7 +217,7 @@ class Hooks(st.Listener):
         if self.on_changed:
             self.on_changed(fx)
 
-    def result(self, fx, rec):
+    def stored(self, fx, rec):
         if self.on_result:
             self.on_result(fx, rec)
 
@@ -354,6 +354,33 @@ def test_waits_for_each_board_and_for_its_removal(sqlite_db):
     assert phases.index("remove") < len(phases) - 1 - phases[::-1].index("waiting")
     assert bench.opened == 1  # the fixture stays open across boards
     assert [r["serial"] for r in results.fetch(sqlite_db)] == bench.inserted
+
+
+def test_fixture_that_goes_away_while_waiting_is_reopened(sqlite_db):
+    from flashcheck.errors import TransportError
+
+    bench = Bench()
+    tries = {"n": 0}
+
+    def opener(url):
+        tries["n"] += 1
+        if tries["n"] <= 2:  # the programmer is unplugged at first
+            raise TransportError("FT232H not found: check the USB cable")
+        return bench.open(url)
+
+    def on_changed(fx):
+        if fx.phase == "waiting" and bench.chip is None:
+            bench.insert()
+
+    hooks = Hooks(on_changed=on_changed)
+    station = make_station(["bench://1"], results.ResultStore(sqlite_db), count=1, wait=True, listener=hooks,
+                           poll_s=0, opener=opener)
+    station.fault_retry_s = 0
+    summary = station.run()
+    assert tries["n"] == 3
+    assert (1, "fault") in hooks.phases
+    assert [r.verdict for r in summary.records] == ["pass"]
+    assert summary.exit_code() == 0
 
 
 def test_stop_finishes_the_current_board(sqlite_db):

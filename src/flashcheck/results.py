@@ -253,7 +253,7 @@ def open_engine(url: str):
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         elif backend == "postgresql":
-            engine = sa.create_engine(u, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+            engine = sa.create_engine(u, pool_pre_ping=True, connect_args={"connect_timeout": 3})
         else:
             engine = sa.create_engine(u, pool_pre_ping=True)
     except ImportError as exc:

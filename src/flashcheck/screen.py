@@ -193,6 +193,9 @@ class LiveScreen(Listener):
                 self.console.bell()
         self.refresh()
 
+    def stored(self, fx: FixtureState, rec: BoardRecord) -> None:
+        self.refresh()
+
     def prompt(self, fx: FixtureState | None) -> None:
         self.asking = fx
         self.refresh()
@@ -261,6 +264,7 @@ class PlainScreen(Listener):
         self.echo = echo or click.echo
         self.bell = bell
         self._last_store = ""
+        self._faults: dict[int, str | None] = {}
         self._lock = threading.Lock()
         self.fixtures: list[FixtureState] = []
 
@@ -268,17 +272,27 @@ class PlainScreen(Listener):
         self.fixtures = fixtures
 
     def changed(self, fx: FixtureState) -> None:
-        if fx.phase == "fault":
+        said = self._faults.get(fx.index)
+        if fx.phase == "fault" and fx.message != said:
+            self._faults[fx.index] = fx.message
             with self._lock:
                 self.echo(f"fixture {fx.index} ({fx.url}): FAULT: {fx.message}")
+        elif fx.phase not in ("fault", "stopped") and said:
+            self._faults[fx.index] = None
+            with self._lock:
+                self.echo(f"fixture {fx.index} ({fx.url}): back")
 
     def result(self, fx: FixtureState, rec: BoardRecord) -> None:
+        if self.bell:
+            with self._lock:
+                sys.stdout.write("\a")
+                sys.stdout.flush()
+
+    def stored(self, fx: FixtureState, rec: BoardRecord) -> None:
         word = "PASS" if rec.passed else "FAIL"
         extra = "" if rec.verdict in ("pass", "fail") else f" ({rec.verdict}, not passed)"
         kept = "  [kept locally: database unreachable]" if rec.stored is False else ""
         with self._lock:
-            if self.bell:
-                sys.stdout.write("\a")
             self.echo(f"fixture {fx.index} board {rec.board_number}: {word}{extra}  serial {rec.serial}  "
                       f"part {rec.part or 'not identified'}  jedec {rec.jedec_id or '-'}: {rec.reason}{kept}")
 

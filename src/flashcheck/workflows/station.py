@@ -178,7 +178,12 @@ class Listener:
 
     def changed(self, fx: FixtureState) -> None: ...
 
-    def result(self, fx: FixtureState, rec: BoardRecord) -> None: ...
+    def result(self, fx: FixtureState, rec: BoardRecord) -> None:
+        """A board's result, before it is stored (show it now)."""
+
+    def stored(self, fx: FixtureState, rec: BoardRecord) -> None:
+        """The same result after the store took it (``rec.stored``: True in
+        the database, False in the spool, None without a store)."""
 
     def prompt(self, fx: FixtureState | None) -> None: ...
 
@@ -218,6 +223,8 @@ class Station:
     stable_reads = 2
     #: Seconds between tries to send spooled results while no board comes.
     retry_s = 30.0
+    #: Seconds between tries to reopen a fixture that went away.
+    fault_retry_s = 1.0
 
     def __init__(
         self,
@@ -426,7 +433,7 @@ class Station:
                     transport = self.open(fx.url)
                 except TransportError as exc:
                     self._set(fx, "fault", f"fixture fault: {exc}; retrying")
-                    self._sleep(1.0)
+                    self._sleep(self.fault_retry_s)
                     continue
                 if fx.phase == "fault":
                     self._set(fx, "waiting", "insert a board")
@@ -436,7 +443,7 @@ class Station:
                 _close(transport)
                 transport = None
                 self._set(fx, "fault", f"fixture fault: {exc}; retrying")
-                self._sleep(1.0)
+                self._sleep(self.fault_retry_s)
                 continue
             except HardwareError:
                 same, last = 0, None
@@ -461,7 +468,7 @@ class Station:
                 try:
                     transport = self.open(fx.url)
                 except TransportError:
-                    self._sleep(1.0)
+                    self._sleep(self.fault_retry_s)
                     continue
             try:
                 SpiNor(transport).read_id(6)
@@ -469,7 +476,7 @@ class Station:
             except TransportError:
                 _close(transport)
                 transport = None
-                self._sleep(1.0)
+                self._sleep(self.fault_retry_s)
                 continue
             except HardwareError:
                 gone += 1
@@ -550,8 +557,8 @@ class Station:
                                   board=self.board.name, stop=self._abort.is_set, progress=progress)
 
     def _record(self, fx: FixtureState, rec: BoardRecord) -> None:
-        if self.store is not None:
-            rec.stored = self.store.record(rec.to_json())
+        """Show the result first (the operator must not wait for a slow
+        database), then store it."""
         with self._lock:
             self.summary.records.append(rec)
         fx.last = rec
@@ -559,6 +566,9 @@ class Station:
         fx.passed += rec.passed
         fx.phase, fx.message = "result", rec.reason
         self.listener.result(fx, rec)
+        if self.store is not None:
+            rec.stored = self.store.record(rec.to_json())
+        self.listener.stored(fx, rec)
         if self.store is not None:
             self.listener.store(self.store.status())
 
