@@ -437,6 +437,24 @@ def test_erase_test_step_timings_are_recorded(sqlite_db, tmp_path):
     assert "test_s" in r["timings"]
 
 
+def test_erase_test_cut_short_then_refused_is_recorded_not_fatal(sqlite_db, tmp_path):
+    """The programmer vanishes during the erase test (its journal keeps the
+    block); the same chip next time is refused until `flashcheck recover`:
+    both boards are recorded as errors and the station carries on."""
+    image = tmp_path / "chip.bin"
+    image.write_bytes(os.urandom(16 * 1024 * 1024))
+    code, out, err = cli("station", "--url", f"sim://W25Q128JV?image={image}&fail_after=300", "--board", "imp003",
+                         "--expect", "W25Q128JVSIQ", "--db", sqlite_db, "--count", 2, "--no-wait", "--test",
+                         "--journal-dir", tmp_path / "journal")
+    assert code == 1
+    first, second = results.fetch(sqlite_db)
+    assert first["verdict"] == "error" and "device vanished" in first["reason"]
+    assert second["verdict"] == "error" and "unfinished journal" in second["reason"]
+    from flashcheck import report as rep
+
+    assert rep.causes(first) == ["hardware fault"] and rep.causes(second) == ["erase test refused"]
+
+
 def test_erase_test_skipped_when_the_probe_fails(sqlite_db, tmp_path):
     code, out, err = cli("station", "--url", "sim://S25FL127S", "--board", "imp003", "--db", sqlite_db, "--count", 1,
                          "--no-wait", "--test", "--journal-dir", tmp_path / "journal")

@@ -44,9 +44,10 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 def causes(rec: dict[str, Any]) -> list[str]:
     if rec["verdict"] == "pass":
         return []
-    if rec["verdict"] == "error":
-        return ["hardware fault"]
     checks = rec.get("checks") or []
+    if rec["verdict"] == "error":
+        named = {"hardware": "hardware fault", "erase test": "erase test refused"}
+        return [named[c["rule"]] for c in checks if c.get("ok") is False and c["rule"] in named] or ["hardware fault"]
     bad = [c["rule"] for c in checks if c.get("ok") is False and c["rule"] != "hardware"]
     if bad:
         return bad

@@ -527,6 +527,12 @@ class Station:
             transport_ok = not isinstance(exc, TransportError)
             verdict, reason = "error", f"hardware fault: {exc}"
             checks.append(Check("hardware", False, str(exc)))
+        except FlashcheckError as exc:
+            # the erase test refused (an unfinished journal: run flashcheck
+            # recover) or was abandoned by a second Ctrl-C: not a pass
+            timings.setdefault("probe_s", round(time.perf_counter() - t0, 6))
+            verdict, reason = "error", f"erase test: {exc}"
+            checks.append(Check("erase test", False, str(exc)))
         if serial:
             source = "scanner"
         elif uid:
