@@ -140,6 +140,30 @@ def test_same_uuid_is_stored_once(db):
     assert count_rows(db) == 1
 
 
+def test_a_record_the_database_rejects_does_not_block_the_spool(db):
+    store = results.ResultStore(db)
+    good, poison = rec(serial="GOOD"), rec(serial=None)
+    poison["serial"] = None  # NOT NULL: the database refuses it whatever happens
+    store.spool.append(poison)
+    store.spool.append(good)
+    assert store.flush() == 0
+    assert [r["serial"] for r in results.fetch(db)] == ["GOOD"]
+    bad = store.spool.path.with_name(store.spool.path.name + ".bad").read_text().splitlines()
+    assert len(bad) == 1 and json.loads(bad[0])["record"]["uuid"] == poison["uuid"]
+    assert store.rejected == 1
+
+
+def test_station_refuses_a_newer_schema(tmp_path):
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    results.ResultStore(url).connect()
+    eng = results.open_engine(url)
+    with eng.begin() as c:
+        c.execute(sa.text("UPDATE schema_version SET version = 99"))
+    eng.dispose()
+    with pytest.raises(results.DatabaseError):
+        results.ResultStore(url).connect()
+
+
 def test_sqlite_is_wal_with_busy_timeout(tmp_path):
     url = f"sqlite:///{tmp_path / 'w.db'}"
     results.ResultStore(url).connect()

@@ -44,6 +44,12 @@ _RECORD_FIELDS = (
 )
 
 
+def _rejections() -> tuple[type[BaseException], ...]:
+    import sqlalchemy as sa
+
+    return (sa.exc.IntegrityError, sa.exc.DataError, KeyError, ValueError, TypeError)
+
+
 class DatabaseError(FlashcheckError):
     """The results database cannot be used (unreachable, or newer than this
     flashcheck)."""
@@ -398,6 +404,7 @@ class ResultStore:
         self.last_error: str | None = None
         self.pending = self.spool.count()
         self.stored = 0  # records this store put in the database (spooled ones included when sent)
+        self.rejected = 0  # spooled records the database refused (kept in <spool>.bad)
         import sqlalchemy as sa
 
         self._results, self._checks = _tables(sa, sa.MetaData())
@@ -427,7 +434,9 @@ class ResultStore:
 
     def flush(self) -> int:
         """Send the spool, oldest first, in one transaction; the number
-        still waiting afterwards."""
+        still waiting afterwards.  A record the database rejects for what it
+        holds (not for being unreachable) goes to ``<spool>.bad`` with the
+        reason, so it cannot hold the others back."""
         import sqlalchemy as sa
 
         with self._lock, self.spool.locked():
@@ -435,35 +444,48 @@ class ResultStore:
             if not recs:
                 self.pending = 0
                 return 0
+            rejected: list[tuple[dict[str, Any], str]] = []
+            sent = 0
             try:
                 self._ensure_schema()
                 with self.engine.begin() as conn:
-                    sent = sum(_insert(conn, self._results, self._checks, r) for r in recs)
+                    for r in recs:
+                        try:
+                            with conn.begin_nested():
+                                sent += _insert(conn, self._results, self._checks, r)
+                        except _rejections() as exc:
+                            rejected.append((r, f"{type(exc).__name__}: {str(getattr(exc, 'orig', exc)).strip()}"))
             except sa.exc.SQLAlchemyError as exc:
                 self._down(exc)
                 self.pending = len(recs)
                 return self.pending
+            if rejected:
+                with open(self.spool.path.with_name(self.spool.path.name + ".bad"), "a", encoding="utf-8") as fh:
+                    for r, why in rejected:
+                        fh.write(json.dumps({"rejected": why, "record": r}, sort_keys=True) + "\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
             self.spool.rewrite([])
             self.stored += sent
+            self.rejected += len(rejected)
             self.online, self.last_error, self.pending = True, None, 0
             return 0
 
     def record(self, rec: dict[str, Any]) -> bool:
         """Store one record (a station's ``BoardRecord.to_json()``); True if
-        it is in the database now, False if it waits in the spool."""
-        import sqlalchemy as sa
-
+        it is in the database now, False if it waits in the spool (whatever
+        went wrong: the record is never dropped)."""
         with self._lock:
-            if self.flush() == 0:
-                try:
+            try:
+                if self.flush() == 0:
                     self._ensure_schema()
                     with self.engine.begin() as conn:
                         _insert(conn, self._results, self._checks, rec)
                     self.online, self.last_error = True, None
                     self.stored += 1
                     return True
-                except sa.exc.SQLAlchemyError as exc:
-                    self._down(exc)
+            except Exception as exc:  # noqa: BLE001 - unreachable, or anything else: keep it locally
+                self._down(exc)
             self.spool.append(rec)
             self.pending = self.spool.count()
             return False

@@ -335,6 +335,7 @@ class Station:
         Ctrl-C in the calling thread stops after the current boards (twice:
         also cuts an erase test short)."""
         if self.store is not None:
+            self.store.connect()  # DatabaseError (schema newer than this flashcheck): stop here
             self.store.flush()
             self.listener.store(self.store.status())
         for fx in self.fixtures:
