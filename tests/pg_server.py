@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -53,7 +54,11 @@ class PgServer:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{self.dbname}"
 
     def _run(self, *args: str) -> None:
-        res = subprocess.run([*self._as, *args], capture_output=True, text=True, timeout=120)
+        if self._as[:1] == ["su"]:  # su -c takes one command string
+            cmd = [*self._as, " ".join(shlex.quote(a) for a in args)]
+        else:
+            cmd = [*self._as, *args]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if res.returncode != 0:
             log = self.log.read_text() if self.log.exists() else ""
             raise RuntimeError(f"{' '.join(args)} failed ({res.returncode}): {res.stdout}{res.stderr}\n{log}")
@@ -111,8 +116,6 @@ def start_server() -> PgServer:
         os.chown(base, uid, gid)
         runuser = shutil.which("runuser")
         as_user = [runuser, "-u", "postgres", "--"] if runuser else ["su", "postgres", "-s", "/bin/sh", "-c"]
-        if not runuser:  # su -c takes one string
-            raise RuntimeError("runuser not found")
     srv = PgServer(bindir, base, free_port(), as_user, uid, gid)
     srv.initdb()
     srv.start()
