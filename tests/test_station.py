@@ -407,9 +407,12 @@ def test_ctrl_c_stops_a_waiting_station_cleanly(sqlite_db):
                           "--board", "imp003", "--expect", "W25Q128JVSIQ", "--db", sqlite_db], env=e,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        first = ""
         for line in p.stdout:  # the simulated board never leaves: the station waits for its removal
-            if "board 1: PASS" in line:
+            if "board 1:" in line:
+                first = line
                 break
+        assert "board 1: PASS" in first
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=60)
     finally:
