@@ -281,7 +281,15 @@ def test_unreachable_database_url_still_tests_boards(data_dir):
     assert "1 result(s) for this database wait in this PC's spool" in err
 
 
-def test_several_station_processes_lose_nothing(pgdb):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def anydb(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    return request.getfixturevalue("pgdb")
+
+
+def test_several_station_processes_lose_nothing(anydb):
+    pgdb = anydb
     e = dict(os.environ, PYTHONPATH=SRC)
     procs = [subprocess.Popen([sys.executable, "-m", "flashcheck.cli", "station", "--url", "sim://W25Q128JV",
                                "--board", "imp003", "--expect", "W25Q128JVSIQ", "--db", pgdb, "--count", "8",
