@@ -422,7 +422,9 @@ def read_protection(nor: SpiNor, plan: Plan) -> Protection:
 
         how = "per block" if decoded else "not decoded for this layout, so every block counts as locked"
         return Protection("bpr", value, 0, locked, f"SST26 block-protection register {value.hex()} ({how})")
-    mask = 0x3C if facts.raw_id[:1] == b"\xc2" else 0x1C  # Macronix BP0-BP3, else BP0-BP2
+    from .probe import bp_mask
+
+    mask = bp_mask(facts.raw_id)
     sr = nor.read_status()
     if sr & mask:
         return Protection(
@@ -1129,6 +1131,8 @@ def current_protection(nor: SpiNor, raw_id: bytes) -> tuple[str, bytes, int] | N
 
         bpr = nor.read_bpr(_SST26_BPR_BYTES.get(raw_id[2], 18))
         return ("bpr", bpr, 0) if any(bpr) else None
-    mask = 0x3C if raw_id[:1] == b"\xc2" else 0x1C
+    from .probe import bp_mask
+
+    mask = bp_mask(raw_id)
     sr = nor.read_status()
     return ("sr", bytes([sr & ~0x03 & 0xFF]), mask) if sr & mask else None

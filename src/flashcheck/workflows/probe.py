@@ -83,13 +83,20 @@ def read_facts(nor: SpiNor) -> ChipFacts:
     return facts
 
 
+def bp_mask(raw_id: bytes) -> int:
+    """Status-register block-protect bits: BP0-BP3 (bits 2-5) on Macronix;
+    BP0-BP2 elsewhere, where bit 5 is TB, BP3 or (Spansion FL-S) E_ERR."""
+    return 0x3C if raw_id[:1] == b"\xc2" else 0x1C
+
+
 def read_protection(nor: SpiNor, raw_id: bytes, status: int) -> dict[str, Any]:
-    bp = (status >> 2) & 0x07
+    mask = bp_mask(raw_id)
+    bp = (status & mask) >> 2
     out: dict[str, Any] = {
         "status": f"0x{status:02X}",
         "block_protect_bits": bp,
         "protected": bp != 0,
-        "method": "status register BP0-BP2",
+        "method": "status register BP0-BP3" if mask == 0x3C else "status register BP0-BP2",
     }
     if raw_id[:2] == b"\xbf\x26":  # SST26: block-protection register
         n = _SST26_BPR_BYTES.get(raw_id[2], 18)
