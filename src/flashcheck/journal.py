@@ -67,7 +67,6 @@ import base64
 import hashlib
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,14 +89,9 @@ def default_dir() -> Path:
     env = os.environ.get("FLASHCHECK_JOURNAL_DIR")
     if env:
         return Path(env)
-    home = Path.home()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = home / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
-    return base / "flashcheck" / "journal"
+    from .resources import user_data_dir
+
+    return user_data_dir() / "journal"
 
 
 def _canonical(rec: dict[str, Any]) -> bytes:

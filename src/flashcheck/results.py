@@ -28,7 +28,6 @@ import contextlib
 import hashlib
 import json
 import os
-import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -66,14 +65,9 @@ def data_dir() -> Path:
     env = os.environ.get("FLASHCHECK_DATA_DIR")
     if env:
         return Path(env)
-    home = Path.home()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = home / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
-    return base / "flashcheck"
+    from .resources import user_data_dir
+
+    return user_data_dir()
 
 
 def default_url() -> str:

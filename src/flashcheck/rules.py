@@ -46,12 +46,7 @@ class Result:
 
     @property
     def reason(self) -> str:
-        """The one-line reason: the first failing rule, else the first unknown."""
-        for want in (False, None):
-            for c in self.checks:
-                if c.ok is want:
-                    return f"{c.rule}: {c.detail}"
-        return "all rules met: " + ", ".join(c.rule for c in self.checks)
+        return reason_of(self.checks, "all rules met")
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -68,6 +63,16 @@ class Result:
         if len(self.candidates) > 1:
             out["candidates"] = [p.summary_json() for p in self.candidates]
         return out
+
+
+def reason_of(checks: list[Check], all_ok: str) -> str:
+    """The one-line reason: the first failing check, else the first unknown,
+    else ``all_ok`` and the checks' names."""
+    for want in (False, None):
+        for c in checks:
+            if c.ok is want:
+                return f"{c.rule}: {c.detail}"
+    return f"{all_ok}: " + ", ".join(c.rule for c in checks)
 
 
 def verdict_of(checks: list[Check]) -> str:

@@ -55,7 +55,7 @@ from typing import Any
 from .. import __version__, journal
 from ..chip.spinor import SpiNor
 from ..errors import ChipTimeout, FlashcheckError, HardwareError, InputError, TransportError
-from ..rules import Check, verdict_of
+from ..rules import Check, reason_of, verdict_of
 from ..units import format_addr, format_size
 
 KiB = 1024
@@ -648,11 +648,7 @@ class TestReport:
 
     @property
     def reason(self) -> str:
-        for want in (False, None):
-            for c in self.checks:
-                if c.ok is want:
-                    return f"{c.rule}: {c.detail}"
-        return "all checks met: " + ", ".join(c.rule for c in self.checks)
+        return reason_of(self.checks, "all checks met")
 
     def to_json(self) -> dict[str, Any]:
         f = self.plan.facts
