@@ -456,27 +456,34 @@ class SimChip:
             return b"\xff" * readlen
         page = self.model.page_size
         base = addr - addr % page
-        buf: dict[int, int] = {}
-        order: list[int] = []
-        for i, b in enumerate(data):
-            pos = base + (addr - base + i) % page
-            if pos not in buf:
-                order.append(pos)
-            buf[pos] = b
-        lo, hi = min(order), max(order) + 1
+        off = addr - base
+        if len(data) > page:  # only the last page's worth lands: earlier bytes are overwritten
+            off = (off + len(data) - page) % page
+            data = data[-page:]
+        # the page buffer fills from `off`, wrapping to the page start: at most two runs
+        first = data[: page - off]
+        runs = [(base + off, first)] + ([(base, data[len(first):])] if len(data) > len(first) else [])
+        lo = min(s for s, _ in runs)
+        hi = max(s + len(b) for s, b in runs)
         if self.is_protected(lo, hi - lo):
             self._refuse(0x02, addr, "protected", True)
             return b"\xff" * readlen
         arr = self.data
         storage = self.storage
+        count = len(data)
 
         def apply(fraction: float) -> None:
-            done = order if fraction >= 1.0 else order[: len(order) // 2]
-            for pos in done:
-                arr[pos] &= buf[pos]
+            left = count if fraction >= 1.0 else count // 2  # power loss: first half, in write order
+            for start, chunk in runs:
+                chunk = chunk[:left]
+                left -= len(chunk)
+                if chunk:  # programming only clears bits
+                    end = start + len(chunk)
+                    cur = int.from_bytes(arr[start:end], "big")
+                    arr[start:end] = (cur & int.from_bytes(chunk, "big")).to_bytes(len(chunk), "big")
             storage.commit(lo, hi)
 
-        self._start(0x02, addr, len(order), self.model.program.typ_ms, apply)
+        self._start(0x02, addr, count, self.model.program.typ_ms, apply)
         return b"\xff" * readlen
 
     def erase_block(self, opcode: int, addr: int) -> tuple[int, int] | None:
