@@ -212,3 +212,31 @@ def test_probe_over_serprog_matches_probe_over_sim(run, model, verdict):
     assert r["verdict"] == direct["verdict"] == verdict
     assert r["jedec_id"] == direct["jedec_id"] and r["sfdp"] == direct["sfdp"]
     assert [c["rule"] for c in r["checks"]] == [c["rule"] for c in direct["checks"]]
+
+
+def test_probe_reads_facts_in_one_batch():
+    """read_facts asks the transport for ID, status, SFDP and unique ID in
+    one exchange_many call (one USB round trip on an FT232H)."""
+    from flashcheck.transport.sim import open_sim
+
+    t = open_sim("sim://W25Q128JV")
+    calls = []
+
+    class Batching:
+        description = "batching"
+
+        def exchange(self, out, readlen=0):
+            calls.append(("one", out[0]))
+            return t.exchange(out, readlen)
+
+        def exchange_many(self, items):
+            calls.append(("many", [o[0] for o, _ in items]))
+            return [t.exchange(o, n) for o, n in items]
+
+        def close(self):
+            t.close()
+
+    facts = read_facts(SpiNor(Batching()))
+    assert calls[0] == ("many", [0x9F, 0x05, 0x5A, 0x4B])
+    assert [c for c in calls if c[0] == "one"] == []  # nothing more needed for this chip
+    assert facts.id_hex == "ef4018" and facts.sfdp.size == 16 << 20 and facts.unique_id

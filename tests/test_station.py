@@ -169,7 +169,7 @@ def test_serial_prompt_names_the_fixture(sqlite_db):
 
 
 def test_device_vanishing_mid_probe_is_an_error_not_a_pass(sqlite_db):
-    code, out, err = cli("station", "--url", "sim://W25Q128JV?fail_after=4", "--board", "imp003", "--expect", "W25Q128JVSIQ",
+    code, out, err = cli("station", "--url", "sim://W25Q128JV?fail_after=2", "--board", "imp003", "--expect", "W25Q128JVSIQ",
                          "--db", sqlite_db, "--count", 1, "--no-wait")
     assert code == 1
     [r] = results.fetch(sqlite_db)

@@ -51,6 +51,20 @@ def _hex(b: bytes) -> str:
     return " ".join(f"{x:02x}" for x in b)
 
 
+def checked_id(ident: bytes) -> bytes:
+    """0x9F's answer, or HardwareError when nothing answered (all 1s or 0s)."""
+    head = ident[:3]
+    if head in (b"\xff\xff\xff", b"\x00\x00\x00"):
+        msg = f"no chip answered (ID {_hex(head)}): {CHECK_HINT}"
+        raise HardwareError(msg)
+    return ident
+
+
+def unique_id_or_none(uid: bytes) -> bytes | None:
+    """0x4B's answer, or None when it is all 0xFF or 0x00 (no such command)."""
+    return None if uid in (b"\xff" * len(uid), b"\x00" * len(uid)) else uid
+
+
 class SpiNor:
     """A SPI NOR flash chip on ``transport``.
 
@@ -106,21 +120,13 @@ class SpiNor:
         if n < 3:
             msg = "read at least 3 id bytes"
             raise ValueError(msg)
-        ident = self.command(RDID, readlen=n)
-        head = ident[:3]
-        if head in (b"\xff\xff\xff", b"\x00\x00\x00"):
-            msg = f"no chip answered (ID {_hex(head)}): {CHECK_HINT}"
-            raise HardwareError(msg)
-        return ident
+        return checked_id(self.command(RDID, readlen=n))
 
     def read_unique_id(self, dummy_bytes: int = 4, length: int = 8) -> bytes | None:
         """Winbond-style unique id (4Bh, ``dummy_bytes`` dummy bytes, then
         ``length`` bytes); None when the chip answers all 0xFF or all 0x00
         (no such command on this part)."""
-        uid = self.command(RUID, bytes(dummy_bytes), length)
-        if uid in (b"\xff" * length, b"\x00" * length):
-            return None
-        return uid
+        return unique_id_or_none(self.command(RUID, bytes(dummy_bytes), length))
 
     # -- SFDP ---------------------------------------------------------------
 
@@ -135,24 +141,44 @@ class SpiNor:
     def read_sfdp_image(self) -> bytes | None:
         """The SFDP area from 0 to the end of the last parameter table, or
         None when there is no "SFDP" signature (no SFDP on this part)."""
-        head = self.read_sfdp(0, 8)
-        if head[:4] != b"SFDP":
+        return self.complete_sfdp_image(self.read_sfdp(0, 8))
+
+    def complete_sfdp_image(self, start: bytes) -> bytes | None:
+        """The whole SFDP area, given its first bytes (at least 8): reads
+        the parameter headers and tables still missing.  None without the
+        "SFDP" signature."""
+        if start[:4] != b"SFDP":
             return None
-        nph = head[6] + 1
-        headers = self.read_sfdp(8, 8 * nph)
+        nph = start[6] + 1
+        data = bytes(start)
+        if len(data) < 8 + 8 * nph:
+            data += self.read_sfdp(len(data), 8 + 8 * nph - len(data))
         end = 8 + 8 * nph
         for i in range(nph):
-            h = headers[8 * i : 8 * i + 8]
-            length = h[3]
-            ptr = int.from_bytes(h[4:7], "little")
-            end = max(end, ptr + 4 * length)
+            h = data[8 + 8 * i : 16 + 8 * i]
+            end = max(end, int.from_bytes(h[4:7], "little") + 4 * h[3])
         if end > SFDP_MAX:
             msg = (
                 f"SFDP parameter headers point to 0x{end:X}, past any real SFDP area: "
                 f"the answers look corrupt ({CHECK_HINT}, and try a lower SPI clock)"
             )
             raise HardwareError(msg)
-        return head + headers + self.read_sfdp(8 + 8 * nph, end - 8 - 8 * nph)
+        if len(data) < end:
+            data += self.read_sfdp(len(data), end - len(data))
+        return data[:end]
+
+    # -- batches ------------------------------------------------------------
+
+    def batch(self, items: list[tuple[bytes, int]]) -> list[bytes]:
+        """Several raw transactions ``(out, readlen)``, in one USB round
+        trip where the transport can (``exchange_many``), else one by one."""
+        many = getattr(self.transport, "exchange_many", None)
+        answers = many(items) if many else [self.transport.exchange(bytes(o), n) for o, n in items]
+        for (_, n), a in zip(items, answers):
+            if len(a) != n:
+                msg = f"{self.transport.description}: asked for {n} bytes, got {len(a)}"
+                raise HardwareError(msg)
+        return [bytes(a) for a in answers]
 
     # -- registers ----------------------------------------------------------
 

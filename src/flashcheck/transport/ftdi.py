@@ -29,7 +29,7 @@ MIN_FREQ_HZ = 1e3
 DEFAULT_FREQ_HZ = 1e6
 #: ADBUS0-3 carry SCK, MOSI, MISO and CS0.
 SPI_PINS = 4
-_WIRING_KEYS = {"reset_gpio", "reset_active", "power_gpio", "power_active", "settle_ms"}
+_WIRING_KEYS = {"reset_gpio", "reset_active", "power_gpio", "power_active", "settle_ms", "guide"}  # guide: a document, no pin
 
 _HINT = "check the USB cable, that the FT232H is plugged in and not used by another program (or the ftdi_sio driver)"
 
@@ -155,6 +155,14 @@ class FtdiTransport:
             return bytes(self._port.exchange(out, readlen))
         except Exception as e:  # noqa: BLE001 - any USB failure means the device is gone
             raise TransportError(f"{self.description}: device vanished: {e}: {_HINT}") from None
+
+    def exchange_many(self, items) -> list[bytes]:
+        """Several transactions in one USB round trip where the FT232H's
+        FIFOs allow (see :func:`flashcheck.transport.vftdi.batch_exchange`,
+        written and tested against the virtual FT232H)."""
+        from flashcheck.transport.vftdi import batch_exchange
+
+        return batch_exchange(self, items)
 
     def _safe_close(self) -> None:
         try:

@@ -66,20 +66,35 @@ class ChipFacts:
         }
 
 
-def read_facts(nor: SpiNor) -> ChipFacts:
-    """Everything the probe reads from the chip, changing nothing."""
-    from ..chip import sfdp as sfdp_mod
+#: SFDP bytes read with the first batch: enough for the header, the
+#: parameter headers and the BFPT of most chips, so a probe usually needs one
+#: USB round trip (the rest, if any, is read after).
+_SFDP_FIRST_READ = 256
 
-    raw_id = nor.read_id(6)  # HardwareError when nothing answers
-    facts = ChipFacts(raw_id=raw_id, status=nor.read_status())
-    facts.sfdp_raw = nor.read_sfdp_image()
+
+def read_facts(nor: SpiNor) -> ChipFacts:
+    """Everything the probe reads from the chip, changing nothing: ID,
+    status, SFDP and unique ID in one batch (one USB round trip on an
+    FT232H), then whatever that batch shows is still needed."""
+    from ..chip import sfdp as sfdp_mod
+    from ..chip.spinor import RDID, RDSFDP, RDSR, RUID, checked_id, unique_id_or_none
+
+    ident, status, sfdp_start, uid = nor.batch([
+        (bytes([RDID]), 6),
+        (bytes([RDSR]), 1),
+        (bytes([RDSFDP, 0, 0, 0, 0]), _SFDP_FIRST_READ),
+        (bytes([RUID]) + bytes(4), 8),
+    ])
+    raw_id = checked_id(ident)  # HardwareError when nothing answers
+    facts = ChipFacts(raw_id=raw_id, status=status[0])
+    facts.sfdp_raw = nor.complete_sfdp_image(sfdp_start)
     if facts.sfdp_raw:
         try:
             facts.sfdp = sfdp_mod.parse(facts.sfdp_raw)
         except sfdp_mod.SfdpError as exc:  # the chip's own table is broken: say so
             facts.sfdp_error = str(exc)
     facts.protection = read_protection(nor, raw_id, facts.status)
-    facts.unique_id = nor.read_unique_id()
+    facts.unique_id = unique_id_or_none(uid)
     return facts
 
 
