@@ -240,3 +240,15 @@ def test_probe_reads_facts_in_one_batch():
     assert calls[0] == ("many", [0x9F, 0x05, 0x5A, 0x4B])
     assert [c for c in calls if c[0] == "one"] == []  # nothing more needed for this chip
     assert facts.id_hex == "ef4018" and facts.sfdp.size == 16 << 20 and facts.unique_id
+
+
+@pytest.mark.parametrize("url,verdict", [("sim+ftdi://W25Q128JV", "pass"), ("sim+ftdi://S25FL127S", "fail")])
+def test_probe_through_pyftdi_on_the_virtual_ft232h(run, url, verdict):
+    """The whole ftdi:// path, pyftdi's own modules doing the USB work, with
+    the board's wiring (host reset on AD4) applied."""
+    args = ["--url", url, "--board", "imp003"] + (["--expect", "W25Q128JVSIQ"] if "W25Q" in url else [])
+    code, r = probe_json(run, *args)
+    assert r["verdict"] == verdict
+    assert code == (0 if verdict == "pass" else 1)
+    if verdict == "fail":
+        assert check(r, "erase 4 KiB")["ok"] is False
