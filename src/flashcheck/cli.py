@@ -110,8 +110,7 @@ def check(app, mpns: tuple[str, ...], board: str, as_json: bool, explain: bool) 
     else:
         width = max(len(q) for q in mpns)
         for r in results:
-            who = f"{r.part.manufacturer} {r.part.name}" if r.part else (
-                "/".join(p.name for p in r.candidates) if r.candidates else "not identified")
+            who = r.who()
             tag = "" if r.curated else click.style(" [uncurated]", fg="magenta")
             click.echo(f"{verdict_label(r.verdict)} {r.query:<{width}}  {who}{tag}: {r.reason}")
             if explain:

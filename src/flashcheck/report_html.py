@@ -126,8 +126,7 @@ def render(report) -> str:
     parts: dict[str, tuple[Any, tuple[str, ...]]] = {}
     for ln in report.lines:
         r = ln.result
-        who = (f"{r.part.manufacturer} {r.part.name}" if r.part else
-               " / ".join(p.name for p in r.candidates) if r.candidates else "not identified")
+        who = r.who(" / ")
         if not r.curated:
             who += " (uncurated)"
         for p in ([r.part] if r.part else r.candidates):

@@ -48,6 +48,13 @@ class Result:
     def reason(self) -> str:
         return reason_of(self.checks, "all rules met")
 
+    def who(self, sep: str = "/") -> str:
+        """The part as people name it: manufacturer and family, or the
+        candidates joined by ``sep``, or "not identified"."""
+        if self.part:
+            return f"{self.part.manufacturer} {self.part.name}"
+        return sep.join(p.name for p in self.candidates) or "not identified"
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "query": self.query,

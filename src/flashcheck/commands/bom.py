@@ -83,8 +83,7 @@ def _print(report) -> None:
         t.add_column("alternates that pass", ratio=2)
         for ln in report.lines:
             r = ln.result
-            who = (f"{r.part.manufacturer} {r.part.name}" if r.part else
-                   "/".join(p.name for p in r.candidates) if r.candidates else "not identified")
+            who = r.who()
             if not r.curated:
                 who += " [uncurated]"
             style = {"pass": "bold green", "fail": "bold red", "unknown": "bold yellow"}[r.verdict]

@@ -51,7 +51,7 @@ def _print_probe(res) -> None:
     f = res.facts
     r = res.result
     click.echo(f"chip      {f.id_hex} {f.ext_hex}  ({res.url})")
-    who = f"{r.part.manufacturer} {r.part.name}" if r.part else ", ".join(p.name for p in r.candidates) or "not identified"
+    who = r.who(", ")
     tag = "" if r.curated else " [uncurated]"
     click.echo(f"part      {who}{tag}  (by {r.match.how if r.match else '?'})")
     if f.sfdp:

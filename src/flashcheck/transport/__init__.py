@@ -151,6 +151,17 @@ def split_url(url: str, allowed: set[str]) -> tuple[str, str, dict[str, str]]:
     return scheme, target, params
 
 
+def refuse_pins(url: str, wiring: dict | None, why: str) -> None:
+    """InputError when ``wiring`` names a pin (``reset_gpio``, ``power_gpio``)
+    that a transport without spare GPIOs could not drive: the host would be
+    running while the chip is probed."""
+    pins = sorted(k for k, v in (wiring or {}).items() if v and k.endswith(("_gpio", "_pin")))
+    if pins:
+        raise InputError(
+            f"transport URL {url!r}: the wiring names {pins[0]}={wiring[pins[0]]}, but {why}; "
+            "hold the host in reset by hand, or use an FT232H (ftdi://)")
+
+
 def parse_freq(value: str, where: str) -> float:
     """``"4.5M"``, ``"4.5MHz"``, ``"4500000"``, ``"750k"`` -> Hz."""
     text = value.strip().lower().removesuffix("hz")

@@ -20,6 +20,8 @@ pyftdi is imported only when an ``ftdi://`` URL is opened.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from struct import pack
 
 from flashcheck.errors import HardwareError, InputError, TransportError
 from flashcheck.transport import parse_freq, split_url
@@ -158,10 +160,7 @@ class FtdiTransport:
 
     def exchange_many(self, items) -> list[bytes]:
         """Several transactions in one USB round trip where the FT232H's
-        FIFOs allow (see :func:`flashcheck.transport.vftdi.batch_exchange`,
-        written and tested against the virtual FT232H)."""
-        from flashcheck.transport.vftdi import batch_exchange
-
+        FIFOs allow (:func:`batch_exchange`)."""
         return batch_exchange(self, items)
 
     def _safe_close(self) -> None:
@@ -184,16 +183,119 @@ class FtdiTransport:
         self._gpio = None
 
 
-def open_ftdi(url: str, *, freq_hz: float | None = None, mode: int = 0, wiring: dict | None = None) -> FtdiTransport:
-    _scheme, _target, params = split_url(url, {"freq"})
-    base = url.split("?", 1)[0]
+def spi_clock(url: str, params: dict[str, str], freq_hz: float | None) -> float:
+    """The SPI clock: the URL's ``freq=``, else ``freq_hz``, else 1 MHz;
+    InputError outside what the FT232H can do."""
     freq = freq_hz if freq_hz is not None else DEFAULT_FREQ_HZ
     if "freq" in params:
         freq = parse_freq(params["freq"], f"transport URL {url!r}: freq")
     if not MIN_FREQ_HZ <= freq <= MAX_FREQ_HZ:
         raise InputError(f"SPI clock {freq:g} Hz: the FT232H does {MIN_FREQ_HZ:g} Hz to 30 MHz")
+    return freq
+
+
+def open_ftdi(url: str, *, freq_hz: float | None = None, mode: int = 0, wiring: dict | None = None) -> FtdiTransport:
+    _scheme, _target, params = split_url(url, {"freq"})
+    base = url.split("?", 1)[0]
+    freq = spi_clock(url, params, freq_hz)
     pins = PinPlan(wiring)
     return FtdiTransport(base, freq, mode, pins)
+
+
+# -- batches: several transactions per USB round trip ------------------------
+
+# MPSSE opcodes pyftdi's SpiController uses for half-duplex MSB-first SPI
+_WRITE = {False: 0x11, True: 0x10}  # by CPOL: WRITE_BYTES_NVE_MSB / _PVE_
+_READ = {False: 0x24, True: 0x20}  # READ_BYTES_NVE_MSB / _PVE_ (pyftdi's choice)
+_SET_BITS_LOW = 0x80
+_SEND_IMMEDIATE = 0x87
+_PAYLOAD_MAX = 0xFF00  # pyftdi's SpiController.PAYLOAD_MAX_LENGTH
+#: A batch may not have both more command bytes and more answer bytes than
+#: this: the FT232H holds 1 KiB each way, and once unread answers fill its
+#: FIFO it stops taking commands, while the host, still writing, does not
+#: read -- a deadlock until the USB write times out.
+_FIFO_SAFE = 1024 - 64
+
+
+def batch_exchange(transport: "FtdiTransport", items: Iterable[tuple[bytes, int]]) -> list[bytes]:
+    """Run several chip-select-asserted transactions (``(out, readlen)``
+    each, as :meth:`Transport.exchange`) with one MPSSE command write and
+    one read, and return each transaction's read bytes.
+
+    The framing is pyftdi's own (SpiPort chip-select prolog/epilog, the
+    GPIO levels it keeps on spare ADBUS pins, its opcodes), so each
+    transaction looks on the wire exactly as ``exchange()`` would make it;
+    only the USB round trip between them is gone.  Batches are split where
+    the FT232H's 1 KiB FIFOs could not hold them (see ``_FIFO_SAFE``).  Falls back to one
+    ``exchange()`` per item for SPI modes 1/3 (pyftdi's 3-phase kludge) or
+    when pyftdi's internals are not the ones this was written against.
+    TransportError when the device goes away."""
+    items = [(bytes(out), int(n)) for out, n in items]
+    if not items:
+        return []
+    for out, n in items:
+        if n < 0:
+            msg = f"readlen must not be negative: {n}"
+            raise ValueError(msg)
+    port, ctrl = transport._port, transport._ctrl  # noqa: SLF001 - same package
+    try:
+        cpol, cpha = port._cpol, port._cpha  # noqa: SLF001 - pyftdi framing
+        prolog, epilog = port._cs_prolog, port._cs_epilog  # noqa: SLF001
+        spi_mask, gpio_low, cs_bits = ctrl._spi_mask, ctrl._gpio_low, ctrl._cs_bits  # noqa: SLF001
+    except AttributeError:
+        cpha = True  # unknown pyftdi: take the slow path
+    if cpha or any(len(out) > _PAYLOAD_MAX or n > _PAYLOAD_MAX for out, n in items):
+        return [transport.exchange(out, n) for out, n in items]
+    try:
+        # let pyftdi apply the port's clock and clock phase as exchange()
+        # would (no USB traffic unless they change)
+        port.exchange(b"", 0)
+        direction = ctrl.direction & 0xFF
+
+        def frame(levels: bytes) -> bytes:
+            return b"".join(bytes((_SET_BITS_LOW, (c & spi_mask) | gpio_low, direction)) for c in levels)
+
+        head = frame(prolog)
+        tail = frame(epilog) + bytes((_SET_BITS_LOW, cs_bits | gpio_low, direction))
+        results: list[bytes] = []
+        cmd = bytearray()
+        lengths: list[int] = []
+        for out, n in items:
+            piece = bytearray(head)
+            if out:
+                piece += pack("<BH", _WRITE[cpol], len(out) - 1) + out
+            if n:
+                piece += pack("<BH", _READ[cpol], n - 1)
+            piece += tail
+            if lengths and (
+                (len(cmd) + len(piece) > _FIFO_SAFE and sum(lengths) + n > _FIFO_SAFE)
+                or sum(lengths) + n > _PAYLOAD_MAX
+            ):
+                results += _flush(ctrl.ftdi, cmd, lengths)
+                cmd, lengths = bytearray(), []
+            cmd += piece
+            lengths.append(n)
+        if lengths:
+            results += _flush(ctrl.ftdi, cmd, lengths)
+    except Exception as e:  # noqa: BLE001 - any USB failure means the device is gone
+        raise TransportError(f"{transport.description}: device vanished: {e}: {_HINT}") from None
+    return results
+
+
+def _flush(ftdi, cmd: bytearray, lengths: list[int]) -> list[bytes]:
+    total = sum(lengths)
+    if total:
+        cmd.append(_SEND_IMMEDIATE)
+    ftdi.write_data(cmd)
+    data = bytes(ftdi.read_data_bytes(total, 4)) if total else b""
+    if len(data) != total:
+        msg = f"asked for {total} bytes, got {len(data)}"
+        raise OSError(msg)
+    out, pos = [], 0
+    for n in lengths:
+        out.append(data[pos : pos + n])
+        pos += n
+    return out
 
 
 def list_devices() -> list[dict]:

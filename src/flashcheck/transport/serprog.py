@@ -430,18 +430,14 @@ def open_serprog(url: str, *, freq_hz: float | None = None, mode: int = 0, wirin
     parameters raise InputError; a programmer that is not there or does not
     answer raises TransportError naming the address.
     """
-    from flashcheck.transport import parse_freq, split_url  # noqa: PLC0415
+    from flashcheck.transport import parse_freq, refuse_pins, split_url  # noqa: PLC0415
 
     scheme, target, params = split_url(url, _PARAMS)
     if scheme != "serprog":
         raise InputError(f"transport URL {url!r}: not a serprog:// URL")
     if mode != 0:
         raise InputError(f"transport URL {url!r}: serprog programmers run SPI mode 0 only (asked for mode {mode})")
-    pins = sorted(k for k, v in (wiring or {}).items() if v and k.endswith(("_gpio", "_pin")))
-    if pins:
-        raise InputError(
-            f"transport URL {url!r}: the wiring names {pins[0]}={wiring[pins[0]]}, but a serprog programmer has "
-            "no spare pins to drive it; hold the host in reset by hand, or use an FT232H (ftdi://)")
+    refuse_pins(url, wiring, "a serprog programmer has no spare pins to drive it")
     try:
         timeout = float(params.get("timeout", "5"))
     except ValueError:

@@ -182,7 +182,7 @@ def open_spidev(url: str, *, freq_hz: float | None = None, mode: int = 0,
     """Open ``spidev:///dev/spidevB.C?freq=...&mode=...`` (the
     :func:`flashcheck.transport.open_transport` opener).  URL parameters
     win over ``freq_hz``/``mode``."""
-    from flashcheck.transport import parse_freq, split_url  # noqa: PLC0415
+    from flashcheck.transport import parse_freq, refuse_pins, split_url  # noqa: PLC0415
 
     _scheme, target, params = split_url(url, _PARAMS)
     if not target.startswith("/"):
@@ -199,11 +199,7 @@ def open_spidev(url: str, *, freq_hz: float | None = None, mode: int = 0,
     freq = DEFAULT_FREQ if freq_hz is None else int(freq_hz)
     if not 1000 <= freq < 1 << 32:
         raise InputError(f"transport URL {url!r}: SPI clock {freq_hz} Hz out of range (1 kHz and up)")
-    pins = sorted(k for k, v in (wiring or {}).items() if v and k.endswith(("_gpio", "_pin")))
-    if pins:
-        raise InputError(
-            f"transport URL {url!r}: the wiring names {pins[0]}={wiring[pins[0]]}, but spidev drives no GPIOs; "
-            "hold the host in reset by hand, or use an FT232H (ftdi://)")
+    refuse_pins(url, wiring, "spidev drives no GPIOs")
     return SpidevTransport(target, freq=freq, mode=mode)
 
 
