@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from flashcheck import journal  # noqa: E402
+from flashcheck.workflows.erasetest import journal  # noqa: E402
 from flashcheck.app import App  # noqa: E402
 from flashcheck.chip.spinor import SpiNor  # noqa: E402
 from flashcheck.transport import open_transport  # noqa: E402

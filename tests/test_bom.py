@@ -520,7 +520,7 @@ def test_html_report(tmp_path, bom):
 
 def test_erase_map_svg_labels_regions():
     from flashcheck.app import App
-    from flashcheck.report_html import erase_map_svg
+    from flashcheck.output.html import erase_map_svg
 
     part = App().resolve(FAIL_CODE).parts[0]
     lay = part.layouts[0]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flashcheck.database import PartsDB, normalise
+from flashcheck.data.database import PartsDB, normalise
 from flashcheck.errors import InputError
 
 DATA = Path(__file__).parent / "data"
@@ -195,7 +195,7 @@ def test_normalise():
     ],
 )
 def test_literal_prefix(pattern, prefix):
-    from flashcheck.parts import literal_prefix
+    from flashcheck.data.parts import literal_prefix
 
     assert literal_prefix(pattern) == prefix
 
@@ -205,7 +205,7 @@ def test_prefix_filter_never_hides_a_match(pattern, code):
     """Skipping patterns by literal prefix must never skip one that matches."""
     import re
 
-    from flashcheck.parts import OrderCode
+    from flashcheck.data.parts import OrderCode
 
     try:
         rx = re.compile(pattern, re.IGNORECASE)

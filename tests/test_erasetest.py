@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from flashcheck.app import App
 from flashcheck.chip.spinor import SpiNor
-from flashcheck.database import PartsDB
+from flashcheck.data.database import PartsDB
 from flashcheck.errors import ChipTimeout, InputError, TransportError
-from flashcheck import journal
-from flashcheck.journal import files, read
+from flashcheck.workflows.erasetest import journal
+from flashcheck.workflows.erasetest.journal import files, read
 from flashcheck.sim import SimChip
 from flashcheck.transport import open_transport
 from flashcheck.workflows import erasetest

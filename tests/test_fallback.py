@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from flashcheck import uncurated
+from flashcheck.data import fallback as uncurated
 
 BOARD = """name: basic
 title: erase and voltage only
@@ -99,7 +99,7 @@ def test_non_uniform_layout_from_blocks():
 def test_disagreement_makes_rule_unknown(check_json, monkeypatch):
     """A part whose sources disagree on erasers never passes the erase rule."""
     from flashcheck import rules
-    from flashcheck.parts import EraseOp, Layout, Part, Region, Source
+    from flashcheck.data.parts import EraseOp, Layout, Part, Region, Source
 
     part = Part(
         name="X", manufacturer="x", jedec_ids=("000000",), capacity=1 << 20,
@@ -107,7 +107,7 @@ def test_disagreement_makes_rule_unknown(check_json, monkeypatch):
         source=Source("t"), curated=False, voltage=(2.7, 3.6),
         disagreements={"erasers": "0xD8: 16x64K (a); 4x256K (b)", "voltage": "2.7-3.6 (a); 1.7-2.0 (b)"},
     )
-    from flashcheck.boards import Rule
+    from flashcheck.data.boards import Rule
 
     erase = rules.check_erase(Rule("erase", {"sizes": [4096]}, Source("b")), part, part.layouts)
     assert erase[0].ok is None and "sources disagree" in erase[0].detail

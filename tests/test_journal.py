@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flashcheck import journal
+from flashcheck.workflows.erasetest import journal
 from flashcheck.chip.spinor import SpiNor
 from flashcheck.transport import open_transport
 from flashcheck.workflows import erasetest

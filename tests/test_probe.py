@@ -204,7 +204,7 @@ def test_devices_lists_and_fails_cleanly(run, monkeypatch):
 def test_probe_over_serprog_matches_probe_over_sim(run, model, verdict):
     """flashcheck's serprog transport probes a `sim serve`-style server; the
     answer is the one the direct simulator gives."""
-    from flashcheck.serprog_server import SerprogServer
+    from flashcheck.sim.serprog_server import SerprogServer
 
     with SerprogServer(open_transport(f"sim://{model}")).start() as server:
         code, r = probe_json(run, "--url", server.url, "--board", "imp003")

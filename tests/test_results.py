@@ -17,8 +17,8 @@ from pg_server import pg  # noqa: F401  (fixture)
 
 sa = pytest.importorskip("sqlalchemy")
 
-from flashcheck import report as rep  # noqa: E402
-from flashcheck import results  # noqa: E402
+from flashcheck.output import report as rep  # noqa: E402
+from flashcheck.data import results  # noqa: E402
 from flashcheck.errors import InputError  # noqa: E402
 
 import flashcheck  # noqa: E402
@@ -194,7 +194,7 @@ def test_url_forms(tmp_path):
 WRITER = """
 import sys, uuid
 sys.path.insert(0, {src!r})
-from flashcheck import results
+from flashcheck.data import results
 store = results.ResultStore({url!r})
 for i in range({n}):
     r = {{"uuid": str(uuid.uuid4()), "time": results.iso_utc(results.utc_now()), "station": "p{{}}".format({k}),

@@ -15,7 +15,7 @@ import threading
 import pytest
 
 from flashcheck.errors import InputError, TransportError
-from flashcheck.serprog_server import MAX_FREQ, SUPPORTED, SerprogDevice, SerprogServer
+from flashcheck.sim.serprog_server import MAX_FREQ, SUPPORTED, SerprogDevice, SerprogServer
 from flashcheck.transport import open_transport
 from flashcheck.transport import serprog as sp
 

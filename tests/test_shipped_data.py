@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flashcheck.boards import BoardsDB
-from flashcheck.database import PartsDB, normalise
+from flashcheck.data.boards import BoardsDB
+from flashcheck.data.database import PartsDB, normalise
 
 DB = PartsDB.load()
 

@@ -21,7 +21,8 @@ from pg_server import free_port, pg  # noqa: F401  (fixture)
 pytest.importorskip("sqlalchemy")
 
 import flashcheck  # noqa: E402
-from flashcheck import __version__, results  # noqa: E402
+from flashcheck import __version__  # noqa: E402
+from flashcheck.data import results  # noqa: E402
 from flashcheck.app import App  # noqa: E402
 from flashcheck.workflows import station as st  # noqa: E402
 
@@ -461,7 +462,7 @@ def test_erase_test_cut_short_then_refused_is_recorded_not_fatal(sqlite_db, tmp_
     first, second = results.fetch(sqlite_db)
     assert first["verdict"] == "error" and "device vanished" in first["reason"]
     assert second["verdict"] == "error" and "unfinished journal" in second["reason"]
-    from flashcheck import report as rep
+    from flashcheck.output import report as rep
 
     assert rep.causes(first) == ["hardware fault"] and rep.causes(second) == ["erase test refused"]
 
@@ -481,7 +482,7 @@ def test_erase_test_skipped_when_the_probe_fails(sqlite_db, tmp_path):
 def screen_text(fixtures, width=80, height=24, asking=None):
     from rich.console import Console
 
-    from flashcheck.screen import LiveScreen, render
+    from flashcheck.output.screen import LiveScreen, render
 
     con = Console(width=width, height=height, record=True, color_system="truecolor", force_terminal=True,
                   file=open(os.devnull, "w"))
@@ -514,7 +515,7 @@ def test_screen_unknown_is_a_fail_with_its_reason():
     reason = "identify: JEDEC ID ef4018 matches W25Q128BV, W25Q128FV, W25Q128JV; say which is fitted with --expect"
     fx = st.FixtureState(1, "sim://W25Q128JV", phase="result", last=record("unknown", reason=reason), boards=1)
     text, styled = screen_text([fx])
-    from flashcheck.screen import big
+    from flashcheck.output.screen import big
 
     assert big("FAIL", 2)[0].strip() in text and big("PASS", 2)[0].strip() not in text
     flat = " ".join(" ".join(line.strip("│ ").split()) for line in text.split("\n"))

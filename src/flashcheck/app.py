@@ -6,8 +6,8 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from .boards import Board, BoardsDB
-from .database import Match, PartsDB
+from flashcheck.data.boards import Board, BoardsDB
+from flashcheck.data.database import Match, PartsDB
 
 
 class App:
@@ -30,12 +30,12 @@ class App:
     def resolve(self, query: str) -> Match:
         match = self.parts.resolve(query)
         if not match.parts and self.fallback:
-            from . import uncurated
+            from flashcheck.data import fallback as uncurated
 
             match = uncurated.resolve(match)
         return match
 
     def check(self, query: str, board: Board):
-        from .rules import judge
+        from flashcheck.rules import judge
 
         return judge(self.resolve(query), board)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .errors import EXIT_USAGE, FlashcheckError
+from flashcheck import __version__
+from flashcheck.errors import EXIT_USAGE, FlashcheckError
 
 VERDICT_STYLE = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "unknown": ("UNKNOWN", "yellow")}
 
@@ -74,7 +74,7 @@ def main(ctx: click.Context, parts_dirs: tuple[Path, ...], boards_dirs: tuple[Pa
     Exit codes: 0 all pass, 1 any fail, 3 any unknown and no fail,
                 2 bad input or usage, 4 hardware or transport fault.
     """
-    from .app import App
+    from flashcheck.app import App
 
     ctx.obj = App(parts_dirs, boards_dirs, fallback=not no_fallback)
 
@@ -101,7 +101,7 @@ def check(app, mpns: tuple[str, ...], board: str, as_json: bool, explain: bool) 
     Example:
       flashcheck check W25Q128FVSIG S25FL127SABMFI101 --board imp003
     """
-    from .rules import exit_code
+    from flashcheck.rules import exit_code
 
     brd = app.board(board)
     results = [app.check(q, brd) for q in mpns]
@@ -139,7 +139,7 @@ def lookup(app, query: str, as_json: bool) -> None:
     Example:
       flashcheck lookup S25FL127SABMFI101
     """
-    from .show import lookup_json, print_lookup
+    from flashcheck.output.terminal import lookup_json, print_lookup
 
     match = app.resolve(query)
     if as_json:
@@ -155,7 +155,7 @@ def lookup(app, query: str, as_json: bool) -> None:
 @click.pass_obj
 def boards(app, as_json: bool) -> None:
     """List the board profiles and their rules."""
-    from .show import boards_json, print_boards
+    from flashcheck.output.terminal import boards_json, print_boards
 
     if as_json:
         emit_json(boards_json(app.boards))
@@ -169,7 +169,7 @@ def boards(app, as_json: bool) -> None:
 @click.pass_obj
 def parts(app, as_json: bool, manufacturer: str | None) -> None:
     """List the curated part families."""
-    from .show import parts_json, print_parts
+    from flashcheck.output.terminal import parts_json, print_parts
 
     sel = [p for p in app.parts.parts if not manufacturer or p.manufacturer.lower() == manufacturer.lower()]
     if manufacturer and not sel:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import emit_json, verdict_label
+from flashcheck.cli import emit_json, verdict_label
 
 
 @click.command()
@@ -42,15 +42,15 @@ def bom(app, file: Path, board: str, column: str | None, delimiter: str | None, 
     Example:
       flashcheck bom board-bom.csv --board imp003 --html report.html
     """
-    from ..errors import InputError
-    from ..rules import exit_code
-    from ..workflows.bom import validate
+    from flashcheck.errors import InputError
+    from flashcheck.rules import exit_code
+    from flashcheck.workflows.bom import validate
 
     brd = app.board(board)
     delim = "\t" if delimiter == "tab" else delimiter
     report = validate(app, brd, file, column=column, csv_out=csv_out, delimiter=delim)
     if html_out:
-        from ..report_html import render
+        from flashcheck.output.html import render
 
         try:
             html_out.write_text(render(report), encoding="utf-8")

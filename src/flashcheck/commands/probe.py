@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
-from ..cli import emit_json, verdict_label
-from ..errors import EXIT_HARDWARE, EXIT_PASS, InputError
+from flashcheck.cli import emit_json, verdict_label
+from flashcheck.errors import EXIT_HARDWARE, EXIT_PASS, InputError
 
 
 def _freq(value: str | None) -> float | None:
     if value is None:
         return None
-    from ..transport import parse_freq
+    from flashcheck.transport import parse_freq
 
     return parse_freq(value, "--freq")
 
@@ -35,8 +35,8 @@ def probe(app, url: str, board: str | None, expect: str | None, freq: str | None
       flashcheck probe --url sim://W25Q128JV --board imp003
       flashcheck probe --url ftdi://ftdi:232h/1 --board imp003 --expect W25Q128JVSIQ
     """
-    from ..rules import exit_code
-    from ..workflows.probe import probe as run_probe
+    from flashcheck.rules import exit_code
+    from flashcheck.workflows.probe import probe as run_probe
 
     brd = app.board(board) if board else None
     res = run_probe(url, app, brd, expect, _freq(freq))
@@ -83,7 +83,7 @@ def sfdp(file: Path | None, url: str | None, as_json: bool) -> None:
       flashcheck sfdp /sys/bus/spi/devices/spi0.0/spi-nor/sfdp
       flashcheck sfdp --url sim://SST26VF064B --json
     """
-    from ..chip import sfdp as sfdp_mod
+    from flashcheck.chip import sfdp as sfdp_mod
 
     if (file is None) == (url is None):
         raise click.UsageError("give a FILE or --url, not both")
@@ -91,8 +91,8 @@ def sfdp(file: Path | None, url: str | None, as_json: bool) -> None:
         data = sfdp_mod.load_dump(file)
         where = str(file)
     else:
-        from ..chip.spinor import SpiNor
-        from ..transport import open_transport
+        from flashcheck.chip.spinor import SpiNor
+        from flashcheck.transport import open_transport
 
         transport = open_transport(url)
         try:
@@ -124,7 +124,7 @@ def sfdp(file: Path | None, url: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def devices(as_json: bool) -> None:
     """List the FTDI devices present (FT232H and friends), with their URLs."""
-    from ..transport.ftdi import list_devices
+    from flashcheck.transport.ftdi import list_devices
 
     found = list_devices()
     if as_json:

@@ -86,7 +86,7 @@ def serve(chip: str, listen: str, image: str | None, time_scale: float | None, a
     """
     import logging  # noqa: PLC0415
 
-    from flashcheck.serprog_server import SerprogServer  # noqa: PLC0415
+    from flashcheck.sim.serprog_server import SerprogServer  # noqa: PLC0415
     from flashcheck.transport import open_transport  # noqa: PLC0415
 
     host, port = parse_listen(listen, allow_remote)

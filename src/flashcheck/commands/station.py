@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import verdict_label
+from flashcheck.cli import verdict_label
 
 
 @click.command()
@@ -50,9 +50,9 @@ def station(app, urls: tuple[str, ...], board: str, expect: str | None, erase_te
       flashcheck station --url sim://W25Q128JV --board imp003 --expect W25Q128JVSIQ \\
           --db sqlite:///r.db --count 3 --no-wait
     """
-    from ..results import ResultStore
-    from ..screen import LiveScreen, PlainScreen, TtyReader
-    from ..workflows.station import SerialSource, Station
+    from flashcheck.data.results import ResultStore
+    from flashcheck.output.screen import LiveScreen, PlainScreen, TtyReader
+    from flashcheck.workflows.station import SerialSource, Station
 
     brd = app.board(board)
     if expect:
@@ -146,13 +146,13 @@ def report(db_url: str | None, fmt: str, since: str | None, plot: Path | None, o
       flashcheck report --db postgresql+psycopg://line@db/flash --format junit -o results.xml
       flashcheck report --since 2026-01-01 --plot yield.svg
     """
-    from .. import report as rep
-    from ..results import fetch
+    from flashcheck.output import report as rep
+    from flashcheck.data.results import fetch
 
     when = rep.parse_since(since) if since else None
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         raise click.BadParameter(f"{plot}: the file name must end in .png or .svg", param_hint="--plot")
-    from ..results import Spool, normalise_url, spool_path
+    from flashcheck.data.results import Spool, normalise_url, spool_path
 
     waiting = Spool(spool_path(normalise_url(db_url))).count()
     if waiting:

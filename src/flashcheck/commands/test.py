@@ -9,14 +9,14 @@ from pathlib import Path
 
 import click
 
-from ..cli import emit_json, verdict_label
+from flashcheck.cli import emit_json, verdict_label
 
 EXIT_INTERRUPTED = 130
 
 
 def _open(url: str, board=None):
-    from ..chip.spinor import SpiNor
-    from ..transport import open_transport
+    from flashcheck.chip.spinor import SpiNor
+    from flashcheck.transport import open_transport
 
     spi = board.spi if board else {}
     freq = spi.get("freq_mhz", 0) * 1e6 or None
@@ -25,7 +25,7 @@ def _open(url: str, board=None):
 
 
 def _close(transport) -> None:
-    from ..errors import FlashcheckError
+    from flashcheck.errors import FlashcheckError
 
     try:
         transport.close()
@@ -83,9 +83,9 @@ def test(app, url: str, board: str, sectors: str, journal_dir: Path | None, as_j
     Example:
       flashcheck test --url ftdi://ftdi:232h/1 --board imp003
     """
-    from .. import journal
-    from ..rules import exit_code
-    from ..workflows import erasetest
+    from flashcheck.workflows.erasetest import journal
+    from flashcheck.rules import exit_code
+    from flashcheck.workflows import erasetest
 
     brd = app.board(board)
     jdir = journal_dir or journal.default_dir()
@@ -160,8 +160,8 @@ def recover(app, url: str, journal_dir: Path | None, as_json: bool) -> None:
     Only a chip whose JEDEC ID and unique ID match the journal is written;
     a corrupt or truncated journal is refused, never applied.
     """
-    from .. import journal
-    from ..workflows import erasetest
+    from flashcheck.workflows.erasetest import journal
+    from flashcheck.workflows import erasetest
 
     jdir = journal_dir or journal.default_dir()
     transport, nor = _open(url)

@@ -22,16 +22,16 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..app import App
-from ..boards import Board
-from ..chip import quirks
-from ..chip.spinor import SpiNor
-from ..database import Match
-from ..erasemap import coverage, segments
-from ..errors import FlashcheckError, InputError
-from ..parts import EraseOp, Layout, Part, Region, Source
-from ..rules import Check, Result, judge_part, verdict_of
-from ..units import format_size
+from flashcheck.app import App
+from flashcheck.data.boards import Board
+from flashcheck.chip import vendors as quirks
+from flashcheck.chip.spinor import SpiNor
+from flashcheck.data.database import Match
+from flashcheck.rules.erasemap import coverage, segments
+from flashcheck.errors import FlashcheckError, InputError
+from flashcheck.data.parts import EraseOp, Layout, Part, Region, Source
+from flashcheck.rules import Check, Result, judge_part, verdict_of
+from flashcheck.units import format_size
 
 # SST26 block-protection register length by JEDEC capacity byte.
 _SST26_BPR_BYTES = {0x41: 6, 0x42: 10, 0x43: 18}
@@ -76,8 +76,8 @@ def read_facts(nor: SpiNor) -> ChipFacts:
     """Everything the probe reads from the chip, changing nothing: ID,
     status, SFDP and unique ID in one batch (one USB round trip on an
     FT232H), then whatever that batch shows is still needed."""
-    from ..chip import sfdp as sfdp_mod
-    from ..chip.spinor import RDID, RDSFDP, RDSR, RUID, checked_id, unique_id_or_none
+    from flashcheck.chip import sfdp as sfdp_mod
+    from flashcheck.chip.spinor import RDID, RDSFDP, RDSR, RUID, checked_id, unique_id_or_none
 
     ident, status, sfdp_start, uid = nor.batch([
         (bytes([RDID]), 6),
@@ -131,7 +131,7 @@ def identify(facts: ChipFacts, app: App) -> Match:
         if same:
             match.parts = same
     if not match.parts and app.fallback:
-        from .. import uncurated
+        from flashcheck.data import fallback as uncurated
 
         match = uncurated.resolve(Match(facts.id_hex, [], "none"))
     if not match.parts and facts.sfdp:
@@ -391,7 +391,7 @@ def protection_now(board: Board, facts: ChipFacts) -> list[Check]:
 
 def probe(url: str, app: App, board: Board | None = None, expect: str | None = None, freq_hz: float | None = None) -> ProbeResult:
     """Open the transport the URL names, probe, close."""
-    from ..transport import FTDI_SCHEMES, open_transport, scheme_of
+    from flashcheck.transport import FTDI_SCHEMES, open_transport, scheme_of
 
     if expect is not None and not expect.strip():
         raise InputError("--expect needs an order code, family or JEDEC ID")

@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..chip.spinor import SpiNor
-from ..errors import FlashcheckError, HardwareError, InputError, TransportError
-from ..rules import Check, verdict_of
+from flashcheck import __version__
+from flashcheck.chip.spinor import SpiNor
+from flashcheck.errors import FlashcheckError, HardwareError, InputError, TransportError
+from flashcheck.rules import Check, verdict_of
 
 PASSED = "pass"
 #: Consecutive hardware faults after which a --no-wait fixture gives up.
@@ -46,7 +46,7 @@ MAX_FAULTS_NO_WAIT = 3
 def parts_db_version(app) -> str:
     """A hash of the parts files' contents (built-in and --parts), so a
     record says which database judged it."""
-    from ..resources import parts_dir
+    from flashcheck.data.resources import parts_dir
 
     h = hashlib.sha256()
     dirs = [parts_dir(), *getattr(app, "parts_dirs", ())]
@@ -208,7 +208,7 @@ class Summary:
     def exit_code(self) -> int:
         """1 if any board did not pass (fail, unknown or error); else 4 if a
         fixture stopped on a fault; else 0."""
-        from ..errors import EXIT_FAIL, EXIT_HARDWARE, EXIT_PASS
+        from flashcheck.errors import EXIT_FAIL, EXIT_HARDWARE, EXIT_PASS
 
         if self.not_passed:
             return EXIT_FAIL
@@ -307,7 +307,7 @@ class Station:
     def open(self, url: str):
         if self._opener is not None:
             return self._opener(url)
-        from ..transport import open_transport
+        from flashcheck.transport import open_transport
 
         spi = self.board.spi if self.board else {}
         freq = spi.get("freq_mhz", 0) * 1e6 or None
@@ -489,7 +489,7 @@ class Station:
     # -- one board ---------------------------------------------------------------
 
     def _test_board(self, fx: FixtureState, transport, serial: str | None, k: int) -> tuple[BoardRecord, bool]:
-        from .probe import probe_chip
+        from flashcheck.workflows.probe import probe_chip
 
         self._set(fx, "testing", "probing")
         fx.progress = ""
@@ -552,8 +552,8 @@ class Station:
 
     def _erase_test(self, fx: FixtureState, nor: SpiNor):
         """The non-destructive erase/verify timing test (flashcheck test)."""
-        from .. import journal
-        from . import erasetest
+        from flashcheck.workflows.erasetest import journal
+        from flashcheck.workflows import erasetest
 
         def progress(i: int, n: int, what: str) -> None:
             fx.progress = f"erase test {i}/{n} {what}"
@@ -604,7 +604,7 @@ def _test_timings(report) -> dict[str, Any]:
 
 
 def _utc_iso() -> str:
-    from ..results import iso_utc, utc_now
+    from flashcheck.data.results import iso_utc, utc_now
 
     return iso_utc(utc_now())
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .database import Match, normalise
-from .parts import EraseOp, Layout, Part, Region, Source
+from flashcheck.data.database import Match, normalise
+from flashcheck.data.parts import EraseOp, Layout, Part, Region, Source
 
 
 def _spiflash():
@@ -103,7 +103,7 @@ def resolve(match: Match) -> Match:
     if spiflash is None:
         return match
     q = normalise(match.query)
-    from .database import _HEX_ID
+    from flashcheck.data.database import _HEX_ID
 
     m = _HEX_ID.match(q)
     note = None

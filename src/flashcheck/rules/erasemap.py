@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .parts import Layout
-from .units import format_addr, format_size
+from flashcheck.data.parts import Layout
+from flashcheck.units import format_addr, format_size
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ or the blocks ``--sectors`` names.
 
 1. read a *window* around the block (the block and its neighbours: the
    aligned block of the largest erase the chip may do, at least 64 KiB and
-   four times the block), and journal it durably (:mod:`flashcheck.journal`);
+   four times the block), and journal it durably (:mod:`flashcheck.workflows.erasetest.journal`);
 2. erase the block (timed), read the window back: the block must be blank
    and every neighbouring byte unchanged -- an erase that is ignored,
    smaller or larger than the block shows here;
@@ -52,11 +52,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__, journal
-from ..chip.spinor import SpiNor
-from ..errors import ChipTimeout, FlashcheckError, HardwareError, InputError, TransportError
-from ..rules import Check, reason_of, verdict_of
-from ..units import format_addr, format_size
+from flashcheck import __version__
+from flashcheck.workflows.erasetest import journal
+from flashcheck.chip.spinor import SpiNor
+from flashcheck.errors import ChipTimeout, FlashcheckError, HardwareError, InputError, TransportError
+from flashcheck.rules import Check, reason_of, verdict_of
+from flashcheck.units import format_addr, format_size
 
 KiB = 1024
 #: The erase opcode the industry uses for a size when nothing says otherwise.
@@ -144,7 +145,7 @@ def _sfdp_program_limit(info) -> Limit | None:
 
 
 def _parse_sectors(text: str) -> list[tuple[int, int | None]]:
-    from ..units import parse_size
+    from flashcheck.units import parse_size
 
     out: list[tuple[int, int | None]] = []
     for item in text.split(","):
@@ -167,8 +168,8 @@ def _parse_sectors(text: str) -> list[tuple[int, int | None]]:
 
 def make_plan(nor: SpiNor, app, board, sectors: str | None = None) -> Plan:
     """Read the chip, identify it, and choose the blocks to test."""
-    from ..parts import parse_address
-    from . import probe
+    from flashcheck.data.parts import parse_address
+    from flashcheck.workflows import probe
 
     facts = probe.read_facts(nor)
     match = probe.identify(facts, app)
@@ -422,7 +423,7 @@ def read_protection(nor: SpiNor, plan: Plan) -> Protection:
 
         how = "per block" if decoded else "not decoded for this layout, so every block counts as locked"
         return Protection("bpr", value, 0, locked, f"SST26 block-protection register {value.hex()} ({how})")
-    from .probe import bp_mask
+    from flashcheck.workflows.probe import bp_mask
 
     mask = bp_mask(facts.raw_id)
     sr = nor.read_status()
@@ -1123,11 +1124,11 @@ def recover(nor: SpiNor, journal_dir: Path) -> RecoverReport:
 def current_protection(nor: SpiNor, raw_id: bytes) -> tuple[str, bytes, int] | None:
     """(kind, value, mask) of the write protection the chip has now, or None."""
     if raw_id[:2] == b"\xbf\x26":
-        from .probe import _SST26_BPR_BYTES
+        from flashcheck.workflows.probe import _SST26_BPR_BYTES
 
         bpr = nor.read_bpr(_SST26_BPR_BYTES.get(raw_id[2], 18))
         return ("bpr", bpr, 0) if any(bpr) else None
-    from .probe import bp_mask
+    from flashcheck.workflows.probe import bp_mask
 
     mask = bp_mask(raw_id)
     sr = nor.read_status()

@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import EXIT_HARDWARE, FlashcheckError, InputError
+from flashcheck.errors import EXIT_HARDWARE, FlashcheckError, InputError
 
 SCHEMA_VERSION = 2
 _PG_LOCK_KEY = 0x666C6368  # "flch": the advisory lock migrations take
@@ -65,7 +65,7 @@ def data_dir() -> Path:
     env = os.environ.get("FLASHCHECK_DATA_DIR")
     if env:
         return Path(env)
-    from .resources import user_data_dir
+    from flashcheck.data.resources import user_data_dir
 
     return user_data_dir()
 

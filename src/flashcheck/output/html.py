@@ -8,8 +8,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from .erasemap import segments
-from .units import format_addr, format_size
+from flashcheck.rules.erasemap import segments
+from flashcheck.units import format_addr, format_size
 
 _COLOURS = {"pass": "#1a7f37", "fail": "#cf222e", "unknown": "#9a6700"}
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .boards import Board, Rule
-from .database import Match
-from .erasemap import coverage, fmt_range, gaps
-from .parts import Layout, Part
-from .units import format_size
+from flashcheck.data.boards import Board, Rule
+from flashcheck.data.database import Match
+from flashcheck.rules.erasemap import coverage, fmt_range, gaps
+from flashcheck.data.parts import Layout, Part
+from flashcheck.units import format_size
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 
@@ -91,7 +91,7 @@ def verdict_of(checks: list[Check]) -> str:
 
 
 def exit_code(verdicts: list[str]) -> int:
-    from .errors import EXIT_FAIL, EXIT_PASS, EXIT_UNKNOWN
+    from flashcheck.errors import EXIT_FAIL, EXIT_PASS, EXIT_UNKNOWN
 
     if FAIL in verdicts:
         return EXIT_FAIL
@@ -152,7 +152,7 @@ def _per_layout(
 
 def check_erase(rule: Rule, part: Part, layouts: tuple[Layout, ...]) -> list[Check]:
     rng = rule.params.get("range")
-    from .parts import parse_address
+    from flashcheck.data.parts import parse_address
 
     checks = []
     for size in rule.params["sizes"]:

@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import resources
-from .dbcache import Cache
-from .errors import InputError
-from .parts import Part, parse_parts_file
+from flashcheck.data import resources
+from flashcheck.data.cache import Cache
+from flashcheck.errors import InputError
+from flashcheck.data.parts import Part, parse_parts_file
 
 _HEX_ID = re.compile(r"^(?:0x)?((?:[0-9a-f]{2}){3,})$", re.IGNORECASE)
 # Packing suffixes that distributors and BOM tools append to an order code.
@@ -158,7 +158,7 @@ class PartsDB:
 
 
 def _load_file(path: Path, schema: Path) -> list[Part]:
-    from .yamlio import load_yaml, validate
+    from flashcheck.data.yamlio import load_yaml, validate
 
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):

@@ -8,15 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import resources
-from .dbcache import Cache
-from .errors import InputError
-from .parts import Source
-from .units import parse_size
+from flashcheck.data import resources
+from flashcheck.data.cache import Cache
+from flashcheck.errors import InputError
+from flashcheck.data.parts import Source
+from flashcheck.units import parse_size
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .yamlio import Located
+    from flashcheck.data.yamlio import Located
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def parse_board(doc: Located) -> Board:
 
 
 def _load_file(path: Path, schema: Path) -> Board:
-    from .yamlio import load_yaml, validate
+    from flashcheck.data.yamlio import load_yaml, validate
 
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):

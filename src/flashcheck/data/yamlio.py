@@ -2,7 +2,7 @@
 file and line, and validation against the JSON Schema kept beside them.
 
 PyYAML's libyaml loader is used when present.  jsonschema is imported only
-when a file is actually validated (see :mod:`flashcheck.dbcache`, which
+when a file is actually validated (see :mod:`flashcheck.data.cache`, which
 keeps validated results so that a normal run never pays for it).
 """
 
@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from flashcheck.errors import InputError
 
 
 def _yaml():
@@ -49,7 +49,7 @@ class Located:
 
 def display_path(path: Path) -> str:
     """Built-in files as ``parts/x.yaml`` / ``hw/boards/x.yaml``; others as given."""
-    from . import resources
+    from flashcheck.data import resources
 
     try:
         rp = path.resolve()

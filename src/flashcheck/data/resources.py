@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-_HERE = Path(__file__).resolve().parent
+_HERE = Path(__file__).resolve().parent.parent  # the flashcheck package
 
 
 def _first(*candidates: Path) -> Path:

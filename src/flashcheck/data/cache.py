@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__
+from flashcheck import __version__
 
 _FORMAT = 1
 

@@ -72,7 +72,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from flashcheck.errors import InputError
 
 FORMAT_VERSION = 1
 SUFFIX = ".jsonl"
@@ -89,7 +89,7 @@ def default_dir() -> Path:
     env = os.environ.get("FLASHCHECK_JOURNAL_DIR")
     if env:
         return Path(env)
-    from .resources import user_data_dir
+    from flashcheck.data.resources import user_data_dir
 
     return user_data_dir() / "journal"
 

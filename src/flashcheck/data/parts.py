@@ -7,7 +7,7 @@ region by region, which size an erase opcode erases there.
 
 Parts come from the curated YAML files (``curated=True``) or from the
 ``spiflash`` package's merged tables (``curated=False``, see
-:mod:`flashcheck.uncurated`).
+:mod:`flashcheck.data.fallback`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any
 
 from typing import TYPE_CHECKING
 
-from .units import format_size, parse_size
+from flashcheck.units import format_size, parse_size
 
 if TYPE_CHECKING:
-    from .yamlio import Located
+    from flashcheck.data.yamlio import Located
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Region:
     size: int  # what one erase command erases here
 
     def __str__(self) -> str:
-        from .units import format_addr
+        from flashcheck.units import format_addr
 
         return f"{format_addr(self.start)}-{format_addr(self.end - 1)}"
 

@@ -19,7 +19,7 @@ import sys
 import threading
 from typing import Any
 
-from .workflows.station import BoardRecord, FixtureState, Listener
+from flashcheck.workflows.station import BoardRecord, FixtureState, Listener
 
 _FONT = {
     "P": ["████ ", "█   █", "████ ", "█    ", "█    "],

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .boards import BoardsDB
-from .database import Match
-from .erasemap import draw, segments
-from .parts import Part
-from .units import format_addr, format_size
+from flashcheck.data.boards import BoardsDB
+from flashcheck.data.database import Match
+from flashcheck.rules.erasemap import draw, segments
+from flashcheck.data.parts import Part
+from flashcheck.units import format_addr, format_size
 
 
 def part_json(p: Part, configurations: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -229,7 +229,7 @@ def print_parts(parts: list[Part]) -> None:
     for p in sorted(parts, key=lambda p: (p.manufacturer, p.name)):
         has4k = []
         for lay in p.layouts:
-            from .erasemap import coverage
+            from flashcheck.rules.erasemap import coverage
 
             cov = coverage(lay, p.capacity_of(lay), 4096)
             has4k.append("everywhere" if cov == [(0, p.capacity_of(lay))] else ("partly" if cov else "no"))

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..errors import InputError
+from flashcheck.errors import InputError
 
 # --------------------------------------------------------------------------
 # Columns
@@ -604,8 +604,8 @@ class Alternates:
 
     def passing(self):
         if self._passing is None:
-            from ..database import Match
-            from ..rules import PASS, judge
+            from flashcheck.data.database import Match
+            from flashcheck.rules import PASS, judge
 
             self._passing = [p for p in self.app.parts.parts
                              if p.curated and judge(Match(p.name, [p], "family name"), self.board).verdict == PASS]
@@ -639,7 +639,7 @@ class Alternates:
             if cap is None:
                 return [], "no alternates: capacity unknown (code not identified)"
             vref, exclude = None, set()
-            from ..units import format_size
+            from flashcheck.units import format_size
 
             basis = f"capacity {format_size(cap)} read from the code's density digits; voltage class unchecked"
         out = []
