@@ -16,11 +16,9 @@ EXIT_INTERRUPTED = 130
 
 def _open(url: str, board=None):
     from flashcheck.chip.spinor import SpiNor
-    from flashcheck.transport import open_transport
+    from flashcheck.transport import open_for_board
 
-    spi = board.spi if board else {}
-    freq = spi.get("freq_mhz", 0) * 1e6 or None
-    transport = open_transport(url, freq_hz=freq, mode=spi.get("mode", 0), wiring=(board.wiring or None) if board else None)
+    transport = open_for_board(url, board)
     return transport, SpiNor(transport)
 
 

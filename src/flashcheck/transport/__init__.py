@@ -188,3 +188,15 @@ __all__ = [
     "scheme_of",
     "split_url",
 ]
+
+
+def open_for_board(url: str, board=None, *, freq_hz: float | None = None) -> Transport:
+    """Open ``url`` as ``board`` needs it: its SPI clock (``freq_hz``
+    overrides) and mode, and its ``wiring`` (host held in reset, flash power)
+    on transports that drive FT232H pins only.  Other transports cannot
+    drive those pins; hold the host in reset by other means there
+    (``hw/wiring.md``).  Every command opens a board's chip through here."""
+    spi = board.spi if board is not None else {}
+    freq = freq_hz or (spi.get("freq_mhz", 0) * 1e6 or None)
+    wiring = (board.wiring or None) if board is not None and scheme_of(url) in FTDI_SCHEMES else None
+    return open_transport(url, freq_hz=freq, mode=spi.get("mode", 0), wiring=wiring)

@@ -391,16 +391,11 @@ def protection_now(board: Board, facts: ChipFacts) -> list[Check]:
 
 def probe(url: str, app: App, board: Board | None = None, expect: str | None = None, freq_hz: float | None = None) -> ProbeResult:
     """Open the transport the URL names, probe, close."""
-    from flashcheck.transport import FTDI_SCHEMES, open_transport, scheme_of
+    from flashcheck.transport import open_for_board
 
     if expect is not None and not expect.strip():
         raise InputError("--expect needs an order code, family or JEDEC ID")
-    spi = board.spi if board else {}
-    freq = freq_hz or (spi.get("freq_mhz", 0) * 1e6 or None)
-    # A board's wiring names FT232H pins; other transports cannot drive them
-    # (hold the host in reset by other means there: see hw/wiring.md).
-    wiring = board.wiring if board and scheme_of(url) in FTDI_SCHEMES else None
-    transport = open_transport(url, freq_hz=freq, mode=spi.get("mode", 0), wiring=wiring)
+    transport = open_for_board(url, board, freq_hz=freq_hz)
     try:
         return probe_chip(SpiNor(transport), app, board, expect, url)
     finally:

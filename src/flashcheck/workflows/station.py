@@ -307,11 +307,9 @@ class Station:
     def open(self, url: str):
         if self._opener is not None:
             return self._opener(url)
-        from flashcheck.transport import open_transport
+        from flashcheck.transport import open_for_board
 
-        spi = self.board.spi if self.board else {}
-        freq = spi.get("freq_mhz", 0) * 1e6 or None
-        return open_transport(url, freq_hz=freq, mode=spi.get("mode", 0), wiring=self.board.wiring if self.board else None)
+        return open_for_board(url, self.board)
 
     def check_fixtures(self) -> None:
         """Open and close each fixture once, so a wrong URL (exit 2) or a
