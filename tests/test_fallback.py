@@ -98,7 +98,7 @@ def test_non_uniform_layout_from_blocks():
 
 def test_disagreement_makes_rule_unknown(check_json, monkeypatch):
     """A part whose sources disagree on erasers never passes the erase rule."""
-    from flashcheck import rules
+    from flashcheck.rules import kinds
     from flashcheck.data.parts import EraseOp, Layout, Part, Region, Source
 
     part = Part(
@@ -109,7 +109,7 @@ def test_disagreement_makes_rule_unknown(check_json, monkeypatch):
     )
     from flashcheck.data.boards import Rule
 
-    erase = rules.check_erase(Rule("erase", {"sizes": [4096]}, Source("b")), part, part.layouts)
+    erase = kinds.get("erase").judge(Rule("erase", {"sizes": [4096]}, Source("b")), part, part.layouts, None)
     assert erase[0].ok is None and "sources disagree" in erase[0].detail
-    volt = rules.check_voltage(Rule("voltage", {"supply": 3.3}, Source("b")), part)
+    volt = kinds.get("voltage").judge(Rule("voltage", {"supply": 3.3}, Source("b")), part, part.layouts, None)[0]
     assert volt.ok is None and "1.7-2.0" in volt.detail

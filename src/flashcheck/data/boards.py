@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Rule:
-    kind: str  # erase, voltage, capacity, address_mode, opcodes, erase_time, power_up_protection, clock
+    kind: str  # a key of flashcheck.rules.kinds.kinds(): erase, voltage, capacity, ...
     params: dict[str, Any]
     source: Source
     why: str | None = None
@@ -42,7 +42,8 @@ class Board:
     command_set: str = "spi-nor"
 
 
-def _sizes(doc: Located, values: list, *keys: Any) -> list[int]:
+def parse_sizes(doc: Located, values: list, *keys: Any) -> list[int]:
+    """Sizes of a rule ('4 KiB', 65536, ...); a bad one names its file and line."""
     out = []
     for i, v in enumerate(values):
         try:
@@ -53,6 +54,10 @@ def _sizes(doc: Located, values: list, *keys: Any) -> list[int]:
 
 
 def parse_board(doc: Located) -> Board:
+    # Each rule kind parses its own parameters (flashcheck.rules.kinds): a
+    # board profile is written in the rules' terms.
+    from flashcheck.rules import kinds
+
     data = doc.data
     sources = {
         key: Source(s["title"], s.get("revision"), s.get("document"), None, doc.where("sources", key))
@@ -66,34 +71,7 @@ def parse_board(doc: Located) -> Board:
             raise doc.error(f"source {key!r} is not one of sources: {', '.join(sources)}", *k, "source")
         params = {n: v for n, v in raw.items() if n not in ("rule", "source", "why")}
         kind = raw["rule"]
-        if kind == "erase":
-            params["sizes"] = _sizes(doc, raw["sizes"], *k, "sizes")
-            if "range" in raw:
-                params["range"] = dict(raw["range"])
-        elif kind == "capacity":
-            for bound in ("min", "max"):
-                if bound in raw:
-                    try:
-                        params[bound] = parse_size(raw[bound])
-                    except ValueError as exc:
-                        raise doc.error(str(exc), *k, bound) from None
-        elif kind == "erase_time" and "sizes" in raw:
-            params["sizes"] = _sizes(doc, raw["sizes"], *k, "sizes")
-        elif kind == "opcodes":
-            erase = {}
-            for op, size in (raw.get("erase") or {}).items():
-                try:
-                    code = int(str(op), 16) if str(op).lower().startswith("0x") else int(op)
-                    if not 0 <= code <= 255:
-                        raise ValueError
-                except ValueError:
-                    raise doc.error(f"erase opcode {op!r} is not a byte such as '0x20'", *k, "erase", op) from None
-                try:
-                    erase[code] = parse_size(size)
-                except ValueError as exc:
-                    raise doc.error(str(exc), *k, "erase", op) from None
-            params["erase"] = erase
-            params["commands"] = list(raw.get("commands") or [])
+        params.update(kinds.get(kind).parse(doc, raw, k))
         rules.append(Rule(kind, params, sources[key], raw.get("why"), doc.where(*k)))
     return Board(
         name=data["name"],

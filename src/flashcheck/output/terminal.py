@@ -180,27 +180,9 @@ def boards_json(db: BoardsDB) -> dict[str, Any]:
 
 
 def _rule_text(r) -> str:
-    p = r.params
-    if r.kind == "erase":
-        where = f" in {p['range']['from']}..{p['range']['to']}" if "range" in p else " across the whole array"
-        return "erase " + " and ".join(format_size(s) for s in p["sizes"]) + where
-    if r.kind == "voltage":
-        return f"supply {p['supply']:g} V"
-    if r.kind == "capacity":
-        return "capacity " + " to ".join(x for x in (p.get("min") and f">= {format_size(p['min'])}", p.get("max") and f"<= {format_size(p['max'])}") if x)
-    if r.kind == "address_mode":
-        return f"{p['bytes']}-byte addressing"
-    if r.kind == "opcodes":
-        cmds = " ".join(f"{c:02X}" for c in p.get("commands", []))
-        erase = ", ".join(f"0x{o:02X}={format_size(s)}" for o, s in p.get("erase", {}).items())
-        return f"opcodes {cmds}" + (f"; erase {erase}" if erase else "")
-    if r.kind == "erase_time":
-        return f"erase within {p['max_ms']:g} ms"
-    if r.kind == "power_up_protection":
-        return "host clears power-up protection" if p["host_unlocks"] else "no power-up protection (host never unlocks)"
-    if r.kind == "clock":
-        return f"clock {p['mhz']:g} MHz"
-    return r.kind
+    from flashcheck.rules import kinds
+
+    return kinds.get(r.kind).describe(r.params)
 
 
 def print_boards(db: BoardsDB) -> None:

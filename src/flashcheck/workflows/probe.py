@@ -30,7 +30,7 @@ from flashcheck.data.database import Match
 from flashcheck.rules.erasemap import coverage, segments
 from flashcheck.errors import FlashcheckError, InputError
 from flashcheck.data.parts import EraseOp, Layout, Part, Region, Source
-from flashcheck.rules import Check, Result, judge_part, verdict_of
+from flashcheck.rules import Check, Result, judge_part, merge_candidates, verdict_of
 from flashcheck.units import format_size
 
 # SST26 block-protection register length by JEDEC capacity byte.
@@ -353,18 +353,12 @@ def probe_chip(nor: SpiNor, app: App, board: Board | None, expect: str | None = 
         res = Result(url, verdict_of(checks), part, checks, [part], match, part.curated)
         return ProbeResult(url, facts, res, layout, how, filled)
     # several database entries answer this ID: one answer only if all agree
-    verdicts = {verdict_of(c) for *_, c in per_part}
-    names = ", ".join(p.name for p, *_ in per_part)
-    ident = Check("identify", True if len(verdicts) == 1 else None,
-                  f"JEDEC ID {facts.id_hex} {facts.ext_hex} matches {names}"
-                  + ("" if len(verdicts) == 1 else ", with different verdicts: "
-                     + "; ".join(f"{p.name} {verdict_of(c)}" for p, _, _, _, c in per_part)
-                     + "; say which is fitted with --expect"))
-    part, layout, how, filled, checks = per_part[0]
-    checks = [ident] + [dataclasses.replace(c, detail=c.detail + f" (same for {names})") for c in checks] \
-        if len(verdicts) == 1 else [ident]
+    checks = merge_candidates(f"JEDEC ID {facts.id_hex} {facts.ext_hex}".rstrip() + " matches",
+                              [(p, c) for p, _, _, _, c in per_part], hint="; say which is fitted with --expect")
+    agree = checks[0].ok is True
+    part, layout, how, filled, _ = per_part[0]
     res = Result(url, verdict_of(checks), None, checks, [p for p, *_ in per_part], match, all(p.curated for p, *_ in per_part))
-    return ProbeResult(url, facts, res, layout if len(verdicts) == 1 else None, how, filled)
+    return ProbeResult(url, facts, res, layout if agree else None, how, filled)
 
 
 def cross_check_expect_only(facts: ChipFacts, expect: Match) -> list[Check]:
