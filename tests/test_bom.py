@@ -18,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from flashcheck.output.text import inert
 from flashcheck.workflows.bom import (
     CsvOut,
     FlashFilter,
     guess_capacity,
-    inert,
     package_key,
     split_cell,
     voltage_class,

@@ -101,6 +101,7 @@ def check(app, mpns: tuple[str, ...], board: str, as_json: bool, explain: bool) 
     Example:
       flashcheck check W25Q128FVSIG S25FL127SABMFI101 --board imp003
     """
+    from flashcheck.output.text import mark
     from flashcheck.rules import exit_code
 
     brd = app.board(board)
@@ -115,9 +116,7 @@ def check(app, mpns: tuple[str, ...], board: str, as_json: bool, explain: bool) 
             click.echo(f"{verdict_label(r.verdict)} {r.query:<{width}}  {who}{tag}: {r.reason}")
             if explain:
                 for c in r.checks:
-                    mark = {True: click.style("ok ", fg="green"), False: click.style("NOT", fg="red"),
-                            None: click.style("?  ", fg="yellow")}[c.ok]
-                    click.echo(f"    {mark} {c.rule}: {c.detail}")
+                    click.echo(f"    {mark(c.ok, colour=True)} {c.rule}: {c.detail}")
                     for e in c.evidence:
                         click.echo(f"          evidence: {e}")
                     for s in c.sources:

@@ -80,9 +80,6 @@ class EraseOp:
         covered = sum(r.end - r.start for r in self.regions)
         return next(iter(self.sizes)) if covered == capacity else None
 
-    def label(self) -> str:
-        return f"0x{self.opcode:02X}"
-
 
 @dataclass(frozen=True)
 class Layout:
@@ -206,9 +203,6 @@ class Part:
 
     def summary_json(self) -> dict[str, Any]:
         return {"name": self.name, "manufacturer": self.manufacturer, "jedec_id": self.jedec_id}
-
-    def describe_size(self) -> str:
-        return format_size(self.capacity)
 
 
 # --------------------------------------------------------------------------

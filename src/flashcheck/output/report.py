@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from flashcheck.errors import InputError
+from flashcheck.output.text import inert, mark
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|days|w|wk|weeks?)\s*$", re.I)
 _UNIT_S = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400, "day": 86400, "days": 86400,
@@ -137,14 +138,6 @@ CSV_FIELDS = ["time", "station", "fixture", "serial", "serial_source", "board", 
               "parts_db_version", "uuid"]
 
 
-def inert(cell: Any) -> Any:
-    """A cell a spreadsheet will not run as a formula: text starting with
-    = + - @ tab or CR gets a leading apostrophe."""
-    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + cell
-    return cell
-
-
 def to_csv(records: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
@@ -177,7 +170,7 @@ def to_junit(records: list[dict[str, Any]]) -> str:
         for r in rs:
             case = ET.SubElement(suite, "testcase", classname=f"{r.get('board')}.{_safe(r.get('part') or 'unidentified')}",
                                  name=f"{r.get('serial')} [{r.get('fixture')}]", time=f"{_duration(r):.3f}")
-            detail = "\n".join(f"{'ok ' if c.get('ok') else ('NOT' if c.get('ok') is False else '?  ')} {c['rule']}: {c.get('detail')}"
+            detail = "\n".join(f"{mark(c.get('ok'))} {c['rule']}: {c.get('detail')}"
                                for c in r.get("checks") or [])
             if r["verdict"] in ("fail", "unknown"):
                 el = ET.SubElement(case, "failure", message=r.get("reason") or r["verdict"], type=r["verdict"])

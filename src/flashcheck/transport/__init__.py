@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 
-from flashcheck.errors import InputError
+from flashcheck.errors import FlashcheckError, InputError
 
 
 @runtime_checkable
@@ -200,3 +200,14 @@ def open_for_board(url: str, board=None, *, freq_hz: float | None = None) -> Tra
     freq = freq_hz or (spi.get("freq_mhz", 0) * 1e6 or None)
     wiring = (board.wiring or None) if board is not None and scheme_of(url) in FTDI_SCHEMES else None
     return open_transport(url, freq_hz=freq, mode=spi.get("mode", 0), wiring=wiring)
+
+
+def close_quietly(transport: Transport | None) -> None:
+    """Close ``transport`` (if any), ignoring a device that is already gone:
+    for clean-up paths that must not hide the error that led there."""
+    if transport is None:
+        return
+    try:
+        transport.close()
+    except FlashcheckError:
+        pass

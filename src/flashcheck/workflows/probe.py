@@ -385,7 +385,7 @@ def protection_now(board: Board, facts: ChipFacts) -> list[Check]:
 
 def probe(url: str, app: App, board: Board | None = None, expect: str | None = None, freq_hz: float | None = None) -> ProbeResult:
     """Open the transport the URL names, probe, close."""
-    from flashcheck.transport import open_for_board
+    from flashcheck.transport import close_quietly, open_for_board
 
     if expect is not None and not expect.strip():
         raise InputError("--expect needs an order code, family or JEDEC ID")
@@ -393,7 +393,4 @@ def probe(url: str, app: App, board: Board | None = None, expect: str | None = N
     try:
         return probe_chip(SpiNor(transport), app, board, expect, url)
     finally:
-        try:
-            transport.close()
-        except FlashcheckError:
-            pass
+        close_quietly(transport)

@@ -36,7 +36,8 @@ from typing import Any
 from flashcheck import __version__
 from flashcheck.chip.spinor import SpiNor
 from flashcheck.errors import FlashcheckError, HardwareError, InputError, TransportError
-from flashcheck.rules import Check, verdict_of
+from flashcheck.rules import Check, reason_of, verdict_of
+from flashcheck.transport import close_quietly as _close
 
 PASSED = "pass"
 #: Consecutive hardware faults after which a --no-wait fixture gives up.
@@ -318,10 +319,6 @@ class Station:
             t = self.open(fx.url)
             _close(t)
 
-    @staticmethod
-    def _close(t) -> None:
-        _close(t)
-
     def _set(self, fx: FixtureState, phase: str, message: str = "") -> None:
         fx.phase, fx.message = phase, message
         self.listener.changed(fx)
@@ -518,7 +515,7 @@ class Station:
                     timings["test"] = _test_timings(report)
                     checks += [Check(f"erase test: {c.rule}", c.ok, c.detail, c.sources) for c in report.checks]
                     verdict = verdict_of(checks)
-                    reason = _reason(checks) if verdict != PASSED else f"{reason}; erase test: {report.reason}"
+                    reason = reason_of(checks, "all rules met") if verdict != PASSED else f"{reason}; erase test: {report.reason}"
                 else:
                     timings["test"] = {"skipped": "the probe did not pass"}
         except HardwareError as exc:
@@ -578,14 +575,6 @@ class Station:
             self.listener.store(self.store.status())
 
 
-def _reason(checks: list[Check]) -> str:
-    for want in (False, None):
-        for c in checks:
-            if c.ok is want:
-                return f"{c.rule}: {c.detail}"
-    return "all rules met"
-
-
 def _test_timings(report) -> dict[str, Any]:
     return {
         "verdict": report.verdict,
@@ -607,10 +596,3 @@ def _utc_iso() -> str:
     return iso_utc(utc_now())
 
 
-def _close(t) -> None:
-    if t is None:
-        return
-    try:
-        t.close()
-    except FlashcheckError:
-        pass

@@ -1,0 +1,173 @@
+"""Validating a whole BOM against a board."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flashcheck.data.database import normalise as normalise_code
+from flashcheck.errors import InputError
+from flashcheck.workflows.bom.alternates import Alternate, Alternates
+from flashcheck.workflows.bom.columns import OUT_COLUMNS, header_key, split_cell
+from flashcheck.workflows.bom.csvout import CsvOut
+from flashcheck.workflows.bom.flashfilter import FlashFilter
+from flashcheck.workflows.bom.sheet import open_bom
+
+
+# --------------------------------------------------------------------------
+# Validation
+
+
+@dataclass
+class Line:
+    line: int
+    code: str  # as written in the cell
+    result: Any  # rules.Result
+    alternates: list[Alternate] = field(default_factory=list)
+    alternates_basis: str = ""
+    cell: str = ""
+
+    def to_json(self, memo: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The fields of ``check --json`` plus line, alternates (and cell,
+        suggestions).  Lines with the same code share one judged result; with
+        ``memo`` they also share its JSON (shallow copies), so a BOM with many
+        identical flash lines does not build the same checks again."""
+        base = memo.get(id(self.result)) if memo is not None else None
+        if base is None:
+            base = self.result.to_json()
+            base["reason"] = self.result.reason
+            base["alternates"] = [a.to_json() for a in self.alternates]
+            if self.alternates_basis:
+                base["alternates_basis"] = self.alternates_basis
+            if self.result.match is not None and self.result.match.suggestions and not self.result.part:
+                base["suggestions"] = list(self.result.match.suggestions)
+            if memo is not None:
+                memo[id(self.result)] = base
+        out = dict(base)
+        out["line"] = self.line
+        if self.cell != self.code:
+            out["cell"] = self.cell
+        return out
+
+
+@dataclass
+class Report:
+    path: Path
+    board: Any
+    column: str
+    header_line: int
+    lines: list[Line]
+    rows: int = 0  # data rows read
+    skipped: int = 0  # rows with a code that is not flash
+    empty: int = 0  # rows with no code
+    distinct: int = 0
+
+    @property
+    def verdicts(self) -> list[str]:
+        return [ln.result.verdict for ln in self.lines]
+
+    def counts(self) -> dict[str, int]:
+        v = self.verdicts
+        return {"pass": v.count("pass"), "fail": v.count("fail"), "unknown": v.count("unknown")}
+
+    def to_json(self) -> dict[str, Any]:
+        memo: dict[int, dict[str, Any]] = {}
+        return {
+            "file": str(self.path),
+            "board": self.board.name,
+            "column": self.column,
+            "header_line": self.header_line,
+            "rows": self.rows,
+            "flash_lines": len(self.lines),
+            "skipped_non_flash": self.skipped,
+            "empty": self.empty,
+            "counts": self.counts(),
+            "results": [ln.to_json(memo) for ln in self.lines],
+        }
+
+
+def validate(app, board, path: Path, column: str | None = None, csv_out: Path | None = None,
+             delimiter: str | None = None) -> Report:
+    """Read the BOM at ``path`` and judge its flash lines on ``board``.
+    Writes the annotated BOM to ``csv_out`` as it goes, if given."""
+    sheet = open_bom(path, column, delimiter)
+    flt = FlashFilter(tuple(n for p in app.parts.parts for n in (p.name, *p.aliases)))
+    alts = Alternates(app, board)
+    cache: dict[str, tuple[Any, list[Alternate], str]] = {}
+    report = Report(Path(path), board, sheet.column_name, sheet.header_line, [])
+    if csv_out and Path(csv_out).exists() and Path(csv_out).resolve() == Path(path).resolve():
+        sheet.close()
+        raise InputError(f"{csv_out}: --csv would overwrite the BOM being read; give another file name")
+    out = CsvOut(csv_out, sheet.delimiter, sheet.bom) if csv_out else None
+    width = len(sheet.header)
+    col, mcol, dcol = sheet.column, sheet.manufacturer_col, sheet.description_col
+    # a BOM annotated by an earlier run: its verdict columns are replaced, not added again
+    keys = [header_key(h) for h in sheet.header]
+    again = [keys.index(header_key(c)) for c in OUT_COLUMNS if header_key(c) in keys]
+    again = again if len(again) == len(OUT_COLUMNS) else []
+    try:
+        if out:
+            for r in sheet.preamble:
+                out.row(r)
+            out.row(list(sheet.header) + ([] if again else list(OUT_COLUMNS)))
+        for ln, row in sheet.rows:
+            if not "".join(row).strip():
+                if out:
+                    out.row(row)
+                continue
+            if len(row) > width and any(c.strip() for c in row[width:]):
+                raise InputError(
+                    f"{path}:{ln}: malformed row: expected {width} fields as in the header (line {sheet.header_line}), "
+                    f"found {len(row)} (a separator inside an unquoted field?)"
+                )
+            report.rows += 1
+            cell = row[col] if col < len(row) else ""
+            codes = split_cell(cell)
+            manu = row[mcol] if mcol is not None and mcol < len(row) else ""
+            desc = row[dcol] if dcol is not None and dcol < len(row) else ""
+            flash = [c for c in codes if flt(c, manu, desc)]
+            if not codes:
+                report.empty += 1
+            elif not flash:
+                report.skipped += 1
+            verdicts, reasons, alt_text = [], [], []
+            for code in flash:
+                key = normalise_code(code)
+                if key not in cache:
+                    res = app.check(code, board)
+                    found, basis = alts.for_result(res) if res.verdict != "pass" else ([], "")
+                    cache[key] = (res, found, basis)
+                res, found, basis = cache[key]
+                if res.query != code:  # same code written differently: keep what this line says
+                    import copy
+
+                    res = copy.copy(res)
+                    res.query = code
+                report.lines.append(Line(ln, code, res, found, basis, cell))
+                verdicts.append(res.verdict)
+                reasons.append(res.reason)
+                alt_text.append(", ".join(str(a) for a in found))
+            if out:
+                pad = row + [""] * (width - len(row)) if len(row) < width else row[:width] if len(row) > width else row
+                if len(flash) > 1:
+                    v = ["; ".join(f"{c}: {v}" for c, v in zip(flash, verdicts)),
+                         "; ".join(f"{c}: {r}" for c, r in zip(flash, reasons)),
+                         "; ".join(f"{c}: {a}" for c, a in zip(flash, alt_text) if a)]
+                else:
+                    v = [verdicts[0] if verdicts else "", reasons[0] if reasons else "", alt_text[0] if alt_text else ""]
+                if again:
+                    pad = list(pad)
+                    for i, x in zip(again, v):
+                        pad[i] = x
+                    out.row(pad)
+                else:
+                    out.row(pad + v)
+        if out:
+            out.commit()
+    finally:
+        sheet.close()
+        if out:
+            out.close()
+    report.distinct = len(cache)
+    return report
