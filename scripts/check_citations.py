@@ -316,6 +316,11 @@ def unit_of(lines: Lines, row: int, end: int, start: int, kind: str) -> float | 
     """Factor of the unit nearest to the number at ``start:end`` of ``lines[row]``."""
     pattern = UNITS[kind]
     text = lines[row][1]
+    space = end + (text[end:end + 1] == " ")
+    for other, unit in UNITS.items():  # "2.7V" is a voltage, whatever follows
+        attached = unit.match(text, end) or unit.match(text, space)
+        if attached:
+            return factor(kind, attached) if other == kind else None
     right = pattern.search(text, end)
     if right:
         return factor(kind, right)
@@ -356,7 +361,7 @@ def hex_words(lines: Lines) -> dict[str, int]:
     """Hex numbers printed in ``lines`` (digits, upper case) and the first line
     of each: 0x4018, 4018h, or bare on a line that says hex."""
     marked = re.compile(r"(?<![0-9A-Za-z])(?:0x([0-9A-F]+)|([0-9A-F]+)h)(?![0-9A-Za-z])", re.IGNORECASE)
-    bare = re.compile(r"(?<![0-9A-Za-z])([0-9A-F]{2,})(?![0-9A-Za-z])", re.IGNORECASE)
+    bare = re.compile(r"(?<![0-9A-Za-z])([0-9A-F]{2,})(?![0-9A-Za-z])")  # upper case, as tables print it
     found: dict[str, int] = {}
     for number, line in lines:
         words = [a or b for a, b in marked.findall(line)]
@@ -782,12 +787,16 @@ def report_text(results: list[Result], absent: list[Result], totals: dict) -> No
         if r.status in ("not found", "missing"):
             print(r.text())
     if absent:
-        print(f"\nDatasheet not in the folder ({len(absent)} families, not checked):")
+        print(f"\nDatasheet not in the folder ({plural(len(absent), 'family', 'families')}, not checked):")
         for r in absent:
             print("  " + r.text())
-    print(f"\n{totals['families_checked']} families checked against their datasheets; "
+    print(f"\n{plural(totals['families_checked'], 'family', 'families')} checked against their datasheets; "
           f"figures: {totals['found']} found, {totals['not_found']} not found, "
           f"{totals['missing']} missing, {totals['unconfirmed']} unconfirmed")
+
+
+def plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def report_json(results: list[Result], absent: list[Result], totals: dict) -> None:
