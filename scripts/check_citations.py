@@ -48,18 +48,22 @@ A citation of several headings joined with ' / ' is tried whole first, then
 as separate headings (each must be found; their windows are joined).
 
 Matching a value.  Numbers are read from the text with their thousands
-separators ("1,600"); each number takes the unit of its kind nearest to it:
-the first one to its right on the same line, else on the next two lines,
-else to its left, else on the two lines before.  Times are compared in ms
-(s, sec, ms, us, µs, ns), clocks in MHz, supplies in volts, sizes in bytes
-(B, byte, KB, Kbyte, Mbit, Mb, M-bit ...).  So 0.4 s is found for 400 ms and
-"3 ns" is never taken for 3 ms.  Opcodes and ID bytes are found as 20h,
+separators ("1,600"), leaving out footnote marks ("tCE(1)", "(Note 2)").
+Each number takes a unit of the kind sought: the unit printed right after it
+if any (a "2.7V" is a voltage even on a line that ends in MHz), else the
+first one to its right on the same line, else (when the line has no such
+unit) the nearest on the next two lines, then the two lines before; a number
+to the right of its line's units is a note, not a value.  Times are compared
+in ms (s, sec, ms, us, µs, ns), clocks in MHz, supplies in volts, sizes in
+bytes (B, byte, KB, Kbyte, Mbit, Mb, M-bit ...).  So 0.4 s is found for
+400 ms and "3 ns" is never taken for 3 ms.  Opcodes and ID bytes are found as 20h,
 20H or 0x20, or bare ("20") on a line that says "hex"; a JEDEC ID also as one
-run of its bytes ("EF 40 18", "EF4018h").  Order codes: each pattern's
-literal start (W25Q128JV) in the window (spaces ignored) and every code of
-``fields`` as a word of its own or as the field in an order code printed in
-full.  SFDP: "SFDP"/"Serial Flash Discoverable" or the 5Ah opcode (for
-``sfdp: false``: no such mention in the window nor anywhere in the text).
+run of its bytes ("EF 40 18", "EF4018h"), else as hex numbers that spell it
+together ("EFh" and "4018h").  Order codes: every code of ``fields`` as a
+word of its own ("S = SOIC") or as its field in an order code printed in
+full (W25Q128JVSIQ); without ``fields``, each pattern's literal start
+(W25Q128JV, spaces ignored).  SFDP: "SFDP"/"Serial Flash Discoverable" or
+the 5Ah opcode (for ``sfdp: false``: no such mention in the window).
 Power-up protection: the window speaks of protection, and shows the opcodes
 ``unlock`` names.
 
@@ -290,7 +294,7 @@ def cited_window(sheet: Datasheet, cited: str) -> tuple[list[tuple[int, str]], l
 
 Lines = list[tuple[int, str]]  # (line number, text)
 
-NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?")
+NUMBER = re.compile(r"(?<![\w.,])(?<!Note )(?<!Notes )(?<!NOTE )(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?")
 UNITS = {  # kind -> unit pattern; factor() turns a matched unit into the kind's base unit
     "time": re.compile(r"(?<![A-Za-z])(ns|[µμu]s(?:ec)?|ms(?:ec)?|s(?:ec(?:onds?|s)?|econds?)?)(?![A-Za-z])"),
     "freq": re.compile(r"(?<![A-Za-z])([kKmMgG])H[zZ](?![A-Za-z])"),
@@ -313,7 +317,8 @@ def factor(kind: str, m: re.Match) -> float:
 
 
 def unit_of(lines: Lines, row: int, end: int, start: int, kind: str) -> float | None:
-    """Factor of the unit nearest to the number at ``start:end`` of ``lines[row]``."""
+    """Factor of the unit nearest to the number at ``start:end`` of ``lines[row]``;
+    None for a number right of its line's last unit (a notes column: "0.8 5 ms 2, 3")."""
     pattern = UNITS[kind]
     text = lines[row][1]
     space = end + (text[end:end + 1] == " ")
@@ -328,9 +333,8 @@ def unit_of(lines: Lines, row: int, end: int, start: int, kind: str) -> float | 
         m = pattern.search(lines[r][1])
         if m:
             return factor(kind, m)
-    left = list(pattern.finditer(text[:start]))
-    if left:
-        return factor(kind, left[-1])
+    if pattern.search(text[:start]):
+        return None
     for r in range(row - 1, max(row - 1 - UNIT_NEIGHBOURS, -1), -1):
         m = list(pattern.finditer(lines[r][1]))
         if m:
@@ -342,6 +346,8 @@ def find_quantity(lines: Lines, value: float, kind: str) -> int | None:
     """Line number where ``value`` (in the kind's base unit) is printed, in any unit."""
     for row, (number, text) in enumerate(lines):
         for m in NUMBER.finditer(text):
+            if text[m.start() - 1:m.start()] == "(" and text[m.end():m.end() + 1] == ")":
+                continue  # a footnote mark: tCE(1), 84(7)
             x = float(m.group(1).replace(",", "") + (m.group(2) or ""))
             f = unit_of(lines, row, m.end(), m.start(), kind)
             if f is not None and abs(x * f - value) <= 1e-6 * max(abs(value), 1e-9):
@@ -406,7 +412,7 @@ def literal_start(pattern: str) -> str:
 
 
 def order_codes_missing(lines: Lines, codes: list[dict], fields: dict) -> list[str]:
-    """Pattern starts and field codes not printed in the window."""
+    """Field codes (or, without fields, pattern starts) not printed in the window."""
     text = " ".join(line for _, line in lines)
     flat = re.sub(r"\(\d\)|\s", "", text).upper()
     tokens = set(re.findall(r"[A-Za-z0-9][A-Za-z0-9/-]*", text))
@@ -414,7 +420,7 @@ def order_codes_missing(lines: Lines, codes: list[dict], fields: dict) -> list[s
     missing = []
     for code in codes:
         start = literal_start(str(code.get("pattern", "")))
-        if start and start not in flat:
+        if not fields and start and start not in flat:
             missing.append(start)
         try:
             rx = re.compile(str(code.get("pattern", "")))

@@ -219,6 +219,9 @@ def test_title_matching_ignores_case_punctuation_and_library_notes():
     (" pages of 256-bytes each", 256, "size", True),
     (" 128M-BIT serial flash", 16 << 20, "size", True),
     (" fTSCLK  tBE2  2", 2, "time", False),  # digits inside names are not numbers; no unit
+    (" tPP  PAGE PROGRAM cycle time   0.8   5   ms   2, 3", 3, "time", False),  # notes column
+    (" tSE  Sector Erase Time   0.5 (Note 1)   3 (Note 2)   sec", 1000, "time", False),
+    (" tCHPE(1) (2)  Chip Erase Time   12   30   sec", 2000, "time", False),  # footnote marks
 ])
 def test_find_quantity(line, value, kind, found):
     assert (cc.find_quantity([(7, line)], value, kind) == 7) is found
@@ -249,6 +252,12 @@ def test_find_hex(line, found):
 def test_find_id(lines, hexid, missing):
     numbered = list(enumerate(lines, 1))
     assert cc.find_id(numbered, hexid)[0] == missing
+
+
+def test_order_codes_without_fields_need_the_pattern_start():
+    lines = [(1, "GD XX X XX X"), (2, "Valid: W25Q128JV S I Q")]
+    assert cc.order_codes_missing(lines, [{"pattern": "W25Q128JV(?P<p>S)IQ"}], {}) == []
+    assert cc.order_codes_missing(lines, [{"pattern": "GD25Q128C(?P<p>S)IG"}], {}) == ["GD25Q128C"]
 
 
 def test_order_codes_by_word_or_by_a_full_order_code():
