@@ -448,7 +448,7 @@ class Figure:
     key: str  # the 'where' key
     label: str  # what the report calls it
     value: object  # None: absent from the YAML
-    test: Test | None
+    test: Test  # called only when the value is present
     path: tuple  # YAML path, for the line number
     required: bool = True
 
@@ -477,7 +477,7 @@ def timing_figures(key: str, entries: list[tuple[tuple, dict]]) -> list[Figure]:
         for value, path in values.items():
             figures.append(Figure(key, f"{key} {attr}", value, quantity_test(value, "time"), path))
         if not values:
-            figures.append(Figure(key, f"{key} {attr}", None, None, entries[0][0] if entries else ()))
+            figures.append(Figure(key, f"{key} {attr}", None, quantity_test(None, "time"), entries[0][0] if entries else ()))
     return figures
 
 
@@ -499,7 +499,7 @@ def erase_figures(fam: dict, base: tuple) -> list[Figure]:
 
 def voltage_figures(fam: dict, base: tuple) -> list[Figure]:
     volt = fam.get("voltage") or {}
-    return [Figure("voltage", f"voltage {end}", volt.get(end), volt.get(end) is not None and quantity_test(volt[end], "volt"),
+    return [Figure("voltage", f"voltage {end}", volt.get(end), quantity_test(volt.get(end), "volt"),
                    base + ("voltage", end)) for end in ("min", "max")]
 
 
@@ -507,20 +507,21 @@ def scalar_figures(fam: dict, base: tuple) -> list[Figure]:
     figures = []
     for key in ("max_clock_mhz", "read_clock_mhz"):
         value = fam.get(key)
-        figures.append(Figure(key, key, value, value is not None and quantity_test(value, "freq"), base + (key,)))
+        figures.append(Figure(key, key, value, quantity_test(value, "freq"), base + (key,)))
     page = fam.get("page_size")
-    figures.append(Figure("page_size", "page_size", page, page is not None and size_test(page), base + ("page_size",)))
+    figures.append(Figure("page_size", "page_size", page, size_test(page), base + ("page_size",)))
     sfdp = fam.get("sfdp")
-    figures.append(Figure("sfdp", "sfdp", sfdp, sfdp is not None and sfdp_test(sfdp), base + ("sfdp",)))
+    figures.append(Figure("sfdp", "sfdp", sfdp, sfdp_test(sfdp), base + ("sfdp",)))
     return figures
 
 
 def size_test(value: object) -> Test:
-    try:
-        size = parse_size(value)
-    except ValueError:
-        return lambda lines: (["a size"], None)
-    return quantity_test(size, "size")
+    def test(lines: Lines):
+        try:
+            return quantity_test(parse_size(value), "size")(lines)
+        except ValueError:
+            return [f"{value!r} is not a size"], None
+    return test
 
 
 SFDP_WORDS = r"SFDP|Serial Flash Discoverable|(?<![0-9A-Za-z])(?:0x5A|5Ah)(?![0-9A-Za-z])"
@@ -531,19 +532,22 @@ def sfdp_test(value: bool) -> Test:
         n = find_word(lines, SFDP_WORDS)
         if value:
             return ([] if n else ["SFDP or 5Ah"]), n
-        return ([f"no SFDP (it is named at line {n})"] if n else []), None
+        return ([f"false (yet SFDP is named at line {n})"] if n else []), None
     return test
 
 
 def list_figures(fam: dict, base: tuple) -> list[Figure]:
     commands = fam.get("commands")
-    figures = [Figure("commands", "commands", commands, bool(commands) and commands_test(commands), base + ("commands",))]
+    figures = [Figure("commands", "commands", commands, commands_test(commands), base + ("commands",))]
     power = fam.get("power_up")
-    figures.append(Figure("power_up", "power_up", power, bool(power) and power_up_test(power), base + ("power_up",)))
+    figures.append(Figure("power_up", "power_up", power, power_up_test(power), base + ("power_up",)))
     codes = fam.get("order_codes")
-    test = bool(codes) and (lambda lines: (order_codes_missing(lines, codes, fam.get("fields") or {}), None))
-    figures.append(Figure("order_codes", "order_codes", codes, test, base + ("order_codes",)))
+    figures.append(Figure("order_codes", "order_codes", codes, order_codes_test(codes, fam.get("fields")), base + ("order_codes",)))
     return figures
+
+
+def order_codes_test(codes: list[dict], fields: dict | None) -> Test:
+    return lambda lines: (order_codes_missing(lines, codes, fields or {}), None)
 
 
 def commands_test(opcodes: list[int]) -> Test:
@@ -564,8 +568,7 @@ def power_up_test(power: dict) -> Test:
 
 def id_figures(fam: dict, base: tuple, shared: bool) -> list[Figure]:
     ext = fam.get("ext_id")
-    test = ext is not None and (lambda lines: find_id(lines, str(ext)))
-    figures = [Figure("ext_id", "ext_id", ext, test, base + ("ext_id",), required=shared)]
+    figures = [Figure("ext_id", "ext_id", ext, id_test([ext]), base + ("ext_id",), required=shared)]
     ids = fam.get("jedec_id")
     ids = ids if isinstance(ids, list) else [ids]
     figures.append(Figure("jedec_id", "jedec_id", ",".join(map(str, ids)), id_test(ids), base + ("jedec_id",), required=False))
@@ -585,13 +588,13 @@ def id_test(ids: list) -> Test:
 
 def optional_figures(fam: dict, base: tuple) -> list[Figure]:
     capacity = fam.get("capacity")
-    figures = [Figure("capacity", "capacity", capacity, capacity is not None and size_test(capacity), base + ("capacity",), required=False)]
+    figures = [Figure("capacity", "capacity", capacity, size_test(capacity), base + ("capacity",), required=False)]
     modes = fam.get("address_bytes")
     mode_words = {3: r"\b(3|three)[- ]byte|\b24[- ]bit", 4: r"\b(4|four)[- ]byte|\b32[- ]bit"}
 
     def test(lines: Lines):
         return all_found({f"{n}-byte": find_word(lines, mode_words.get(n, "$^")) for n in modes})
-    figures.append(Figure("address_bytes", "address_bytes", modes, bool(modes) and test, base + ("address_bytes",), required=False))
+    figures.append(Figure("address_bytes", "address_bytes", modes, test, base + ("address_bytes",), required=False))
     return figures
 
 

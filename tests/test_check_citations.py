@@ -267,6 +267,12 @@ def test_order_codes_by_word_or_by_a_full_order_code():
     assert cc.order_codes_missing(lines, codes, fields) == ["package Z"]
 
 
+def test_sfdp_false_is_contradicted_by_a_mention():
+    assert cc.sfdp_test(False)([(1, "Read Data 03h")]) == ([], None)
+    assert cc.sfdp_test(False)([(4, "Read SFDP  5Ah")])[0] == ["false (yet SFDP is named at line 4)"]
+    assert cc.sfdp_test(True)([(4, "Read Serial Flash Discoverable Parameters")]) == ([], 4)
+
+
 def test_unconfirmed_entry_names_the_figure_by_key_or_in_words():
     fam = {"erase": [{"opcode": 0x20, "size": "4 KiB"}, {"opcode": 0xD8, "size": "64 KiB"}],
            "unconfirmed": ["4 KB erase typical/maximum times: table not read", "chip erase time: not given",
