@@ -52,8 +52,9 @@ separators ("1,600"), leaving out footnote marks ("tCE(1)", "(Note 2)").
 Each number takes a unit of the kind sought: the unit printed right after it
 if any (a "2.7V" is a voltage even on a line that ends in MHz), else the
 first one to its right on the same line, else (when the line has no such
-unit) the nearest on the next two lines, then the two lines before; a number
-to the right of its line's units is a note, not a value.  Times are compared
+unit) the one on the nearest line within five (a table cell's unit may sit
+under its label, "[Mhz]"; the line below wins a tie); a number to the right
+of its line's units is a note, not a value.  Times are compared
 in ms (s, sec, ms, us, µs, ns), clocks in MHz, supplies in volts, sizes in
 bytes (B, byte, KB, Kbyte, Mbit, Mb, M-bit ...).  So 0.4 s is found for
 400 ms and "3 ns" is never taken for 3 ms.  Opcodes and ID bytes are found as 20h,
@@ -64,8 +65,11 @@ word of its own ("S = SOIC") or as its field in an order code printed in
 full (W25Q128JVSIQ); without ``fields``, each pattern's literal start
 (W25Q128JV, spaces ignored).  SFDP: "SFDP"/"Serial Flash Discoverable" or
 the 5Ah opcode (for ``sfdp: false``: no such mention in the window).
-Power-up protection: the window speaks of protection, and shows the opcodes
-``unlock`` names.
+Power-up protection: the window speaks of protection and of the state at
+power-up or as shipped ("power-up", "default", "factory", "reset",
+"delivered", "shipped"); the
+unlock opcodes are checked with the command list.  Address bytes: "A23",
+"3-byte", "24-bit" (A31, 4-byte, 32-bit for 4).
 
 Output: one line per problem (file:line: FAMILY: what), then the families
 whose datasheet is not in the folder, then a summary.  Exit 0 when nothing
@@ -93,7 +97,7 @@ from flashcheck.units import parse_size  # noqa: E402
 from flashcheck.yamlio import load_yaml, validate  # noqa: E402
 
 WINDOW_LINES = 250
-UNIT_NEIGHBOURS = 2
+UNIT_NEIGHBOURS = 5  # a unit in a table cell split over lines ("[Mhz]" under a row label)
 
 # -- the datasheet library ------------------------------------------------------
 
@@ -203,13 +207,15 @@ def normalise(text: str) -> str:
 
 def heads_line(raw: str, heading: str) -> bool:
     """``heading`` (normalised) starts the line or a column of it, and ends
-    at a word boundary."""
+    at a word boundary or a footnote mark glued to a word ("...SST25VF016B1")."""
     starts = [0] + [m.end() for m in re.finditer(r"\s{3,}", raw)]
     for start in starts:
         text = normalise(raw[start:])
         if text.startswith(heading):
             rest = text[len(heading):]
             if not rest or not (rest[0].isalnum() and heading[-1].isalnum()):
+                return True
+            if heading[-1].isalpha() and re.match(r"\d{1,2}(\W|$)", rest):
                 return True
     return False
 
@@ -297,7 +303,7 @@ Lines = list[tuple[int, str]]  # (line number, text)
 NUMBER = re.compile(r"(?<![\w.,])(?<!Note )(?<!Notes )(?<!NOTE )(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?")
 UNITS = {  # kind -> unit pattern; factor() turns a matched unit into the kind's base unit
     "time": re.compile(r"(?<![A-Za-z])(ns|[µμu]s(?:ec)?|ms(?:ec)?|s(?:ec(?:onds?|s)?|econds?)?)(?![A-Za-z])"),
-    "freq": re.compile(r"(?<![A-Za-z])([kKmMgG])H[zZ](?![A-Za-z])"),
+    "freq": re.compile(r"(?<![A-Za-z])([kKmMgG])[hH][zZ](?![A-Za-z])"),
     "volt": re.compile(r"(?<![A-Za-z])(m?V)(?![A-Za-z])"),
     "size": re.compile(r"(?<![A-Za-z])([KkMG]i?)?-?(?:\s?)([Bb][Yy][Tt][Ee][Ss]?|[Bb][Ii][Tt][Ss]?|B|b)(?![A-Za-z])"),
 }
@@ -329,16 +335,13 @@ def unit_of(lines: Lines, row: int, end: int, start: int, kind: str) -> float | 
     right = pattern.search(text, end)
     if right:
         return factor(kind, right)
-    for r in range(row + 1, min(row + 1 + UNIT_NEIGHBOURS, len(lines))):
-        m = pattern.search(lines[r][1])
-        if m:
-            return factor(kind, m)
     if pattern.search(text[:start]):
         return None
-    for r in range(row - 1, max(row - 1 - UNIT_NEIGHBOURS, -1), -1):
-        m = list(pattern.finditer(lines[r][1]))
-        if m:
-            return factor(kind, m[-1])
+    for distance in range(1, UNIT_NEIGHBOURS + 1):
+        for r in (row + distance, row - distance):
+            m = pattern.search(lines[r][1]) if 0 <= r < len(lines) else None
+            if m:
+                return factor(kind, m)
     return None
 
 
@@ -369,8 +372,10 @@ def hex_words(lines: Lines) -> dict[str, int]:
     marked = re.compile(r"(?<![0-9A-Za-z])(?:0x([0-9A-F]+)|([0-9A-F]+)h)(?![0-9A-Za-z])", re.IGNORECASE)
     bare = re.compile(r"(?<![0-9A-Za-z])([0-9A-F]{2,})(?![0-9A-Za-z])")  # upper case, as tables print it
     found: dict[str, int] = {}
+    listed = re.compile(r"(?<![0-9A-Za-z])((?:[0-9A-F]{2}/)+)[0-9A-F]{2}h(?![0-9A-Za-z])", re.IGNORECASE)
     for number, line in lines:
         words = [a or b for a, b in marked.findall(line)]
+        words += [w for m in listed.finditer(line) for w in m.group(1).split("/") if w]  # 9E/9Fh
         if "hex" in line.lower():
             words += bare.findall(line)
         for w in words:
@@ -411,6 +416,13 @@ def literal_start(pattern: str) -> str:
     return re.sub(r"\\(.)", r"\1", m.group(0)).upper()
 
 
+def word_pattern(code: str) -> str:
+    """``code`` as a word: not inside a longer run of letters and digits."""
+    left = r"(?<![A-Za-z0-9])" if code[:1].isalnum() else ""
+    right = r"(?![A-Za-z0-9])" if code[-1:].isalnum() else ""
+    return left + re.escape(code) + right
+
+
 def order_codes_missing(lines: Lines, codes: list[dict], fields: dict) -> list[str]:
     """Field codes (or, without fields, pattern starts) not printed in the window."""
     text = " ".join(line for _, line in lines)
@@ -432,7 +444,7 @@ def order_codes_missing(lines: Lines, codes: list[dict], fields: dict) -> list[s
                 decoded.setdefault(group, set()).add(value)
     for name, meanings in (fields or {}).items():
         for value in meanings:
-            bounded = re.compile(rf"(?<![A-Za-z0-9]){re.escape(str(value))}(?![A-Za-z0-9])")
+            bounded = re.compile(word_pattern(str(value)))
             if str(value) not in decoded.get(name, ()) and not bounded.search(text):
                 missing.append(f"{name} {value}")
     return missing
@@ -558,11 +570,11 @@ def commands_test(opcodes: list[int]) -> Test:
 
 
 def power_up_test(power: dict) -> Test:
+    """The window says what protection the chip has at power-up or as shipped
+    (the unlock commands are checked with the command list)."""
     def test(lines: Lines):
-        found = {"protection": find_word(lines, r"protect")}
-        for op in re.findall(r"0x([0-9A-Fa-f]{2})|\b([0-9A-F]{2})h\b", str(power.get("unlock", ""))):
-            found[f"0x{(op[0] or op[1]).upper()}"] = find_hex(lines, int(op[0] or op[1], 16))
-        return all_found(found)
+        return all_found({"protection": find_word(lines, r"protect"),
+                          "power-up or default state": find_word(lines, r"power[- ]?(up|on)|default|factory|reset|deliver|shipped")})
     return test
 
 
@@ -590,7 +602,8 @@ def optional_figures(fam: dict, base: tuple) -> list[Figure]:
     capacity = fam.get("capacity")
     figures = [Figure("capacity", "capacity", capacity, size_test(capacity), base + ("capacity",), required=False)]
     modes = fam.get("address_bytes")
-    mode_words = {3: r"\b(3|three)[- ]byte|\b24[- ]bit", 4: r"\b(4|four)[- ]byte|\b32[- ]bit"}
+    mode_words = {3: r"\bA23\b|\b(3|three)[- ]byte|\b24[- ]bit|\b(3|three)[- ]address|address (bytes?|cycles?)[:\s]*3\b",
+                  4: r"\bA31\b|\b(4|four)[- ]byte|\b32[- ]bit|\b(4|four)[- ]address|address (bytes?|cycles?)[:\s]*4\b"}
 
     def test(lines: Lines):
         return all_found({f"{n}-byte": find_word(lines, mode_words.get(n, "$^")) for n in modes})

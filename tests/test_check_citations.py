@@ -154,6 +154,13 @@ def test_heading_at_a_word_boundary_and_not_in_the_table_of_contents():
     assert cc.heading_lines(sheet, "Table 1") == [2]  # not 'Table 10', not the TOC, not in running text
 
 
+def test_heading_with_a_glued_footnote_mark():
+    sheet = sheet_of("Table 4: Block Protection for SST25VF016B1\nTable 5: Ready\nTable 11")
+    assert cc.heading_lines(sheet, "Table 4: Block Protection for SST25VF016B") == [0]
+    assert cc.heading_lines(sheet, "Table 5: Read") == []
+    assert cc.heading_lines(sheet, "Table 1") == []
+
+
 def test_section_window_ends_at_the_next_section_not_at_a_note_list():
     sheet = sheet_of("9.6 AC\n a\n 1. Note\n9.6.1 Sub\n b\n9.7 Next\n c")
     assert list(cc.window(sheet, 0)) == [0, 1, 2, 3, 4]
@@ -227,9 +234,16 @@ def test_find_quantity(line, value, kind, found):
     assert (cc.find_quantity([(7, line)], value, kind) == 7) is found
 
 
-def test_unit_on_the_next_line():
+def test_unit_on_a_nearby_line():
     lines = [(1, " Chip Erase Time  tCE  40  200"), (2, "                              s")]
     assert cc.find_quantity(lines, 200000, "time") == 1
+    cell = [(1, " Clock frequency for all      IT &   166    90"), (2, "  commands other than    AT"),
+            (3, " READ (Extended-SPI,   fC"), (4, "  col) [Mhz]")]
+    assert cc.find_quantity(cell, 166, "freq") == 1
+
+
+def test_hex_list_with_one_suffix():
+    assert cc.find_hex([(1, "READ ID    9E/9Fh    Yes")], 0x9E) == 1
 
 
 @pytest.mark.parametrize("line, found", [
@@ -258,6 +272,11 @@ def test_order_codes_without_fields_need_the_pattern_start():
     lines = [(1, "GD XX X XX X"), (2, "Valid: W25Q128JV S I Q")]
     assert cc.order_codes_missing(lines, [{"pattern": "W25Q128JV(?P<p>S)IQ"}], {}) == []
     assert cc.order_codes_missing(lines, [{"pattern": "GD25Q128C(?P<p>S)IG"}], {}) == ["GD25Q128C"]
+
+
+def test_order_code_field_with_punctuation():
+    lines = [(1, "SST25VF080B-50-4C-S2AF-T = tape and reel")]
+    assert cc.order_codes_missing(lines, [{"pattern": "X"}], {"packing": {"-T": ""}}) == []
 
 
 def test_order_codes_by_word_or_by_a_full_order_code():
