@@ -17,7 +17,8 @@ each starting with ``# title:`` and ``# revision:`` header lines) it checks:
    shares the JEDEC ID (the only case where they tell anything).  A figure
    the family's ``unconfirmed`` list explains is reported as "unconfirmed",
    not as a failure (see UNCONFIRMED_WORDS for how an entry is tied to a
-   figure; naming the figure's key, e.g. ``'erase.0x20: ...'``, always works);
+   figure; naming the figure's key, e.g. ``'erase.0x20: ...'`` or
+   ``'max_clock_mhz and read_clock_mhz: ...'``, always works);
 2. every figure present has a ``where`` entry.  ``capacity``,
    ``address_bytes`` and ``jedec_id`` are checked when cited;
 3. each figure's value is printed in the text after the cited heading.
@@ -654,7 +655,7 @@ def explained(fam: dict, key: str) -> str | None:
     """The 'unconfirmed' entry that explains why figure ``key`` is absent."""
     for entry in fam.get("unconfirmed") or []:
         text = str(entry).lower()
-        if text.startswith(key.lower()):
+        if re.search(rf"(?<![\w.]){re.escape(key.lower())}(?!\w)", text):  # names the key
             return str(entry)
         if key.startswith("erase."):
             text = re.sub(r"(chip|bulk)[ -]erase", "", text)

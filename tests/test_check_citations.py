@@ -301,6 +301,8 @@ def test_unconfirmed_entry_names_the_figure_by_key_or_in_words():
     assert cc.explained(fam, "chip_erase")
     assert cc.explained(fam, "max_clock_mhz")
     assert not cc.explained(fam, "read_clock_mhz")
+    fam["unconfirmed"] = ["max_clock_mhz and read_clock_mhz: only valid from 2.7 V"]
+    assert cc.explained(fam, "read_clock_mhz")
 
 
 # -- property: a value printed in any unit is found; another value is not ------
