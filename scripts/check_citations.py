@@ -683,30 +683,25 @@ class Result:
         return f"{self.file}:{self.line}: {self.family}: {self.message}"
 
 
-def check_figure(fig: Figure, fam: dict, sheet: Datasheet, at: Callable[[tuple], Result]) -> Result:
-    res = at(fig.path)
-    res.figure = fig.label
+def check_figure(fig: Figure, fam: dict, sheet: Datasheet) -> tuple[str, str, int | None]:
+    """Status, message and the datasheet line where the value was found."""
     shown = f"{fig.label} {fmt(fig.value)}"
     if fig.value is None or fig.value == [] or fig.value == {}:
         why = explained(fam, fig.key)
-        res.status, res.message = ("unconfirmed", f"{fig.label}: unconfirmed: {why}") if why else (
-            "missing", f"{fig.label}: missing (absent, and no 'unconfirmed' entry explains it)")
-        return res
+        if why:
+            return "unconfirmed", f"{fig.label}: unconfirmed: {why}", None
+        return "missing", f"{fig.label}: missing (absent, and no 'unconfirmed' entry explains it)", None
     cited = (fam.get("where") or {}).get(fig.key)
     if not cited:
-        res.status, res.message = "missing", f"{shown}: no 'where' entry names its table or section"
-        return res
+        return "missing", f"{shown}: no 'where' entry names its table or section", None
     lines, lost = cited_window(sheet, str(cited))
     if lost:
-        res.status, res.message = "not found", f"{shown}: heading {' / '.join(map(repr, lost))} not found in {sheet.name}"
-        return res
-    missing, res.found_at = fig.test(lines)
+        return "not found", f"{shown}: heading {' / '.join(map(repr, lost))} not found in {sheet.name}", None
+    missing, found_at = fig.test(lines)
     if missing:
         what = shown if missing == ["value"] else f"{fig.label} {', '.join(missing)}"
-        res.status, res.message = "not found", f"{what}: not found after '{cited}' in {sheet.name}"
-    else:
-        res.status = "found"
-    return res
+        return "not found", f"{what}: not found after '{cited}' in {sheet.name}", None
+    return "found", "", found_at
 
 
 def fmt(value: object) -> str:
@@ -726,16 +721,12 @@ def fmt(value: object) -> str:
 
 def check_family(doc, index: int, sheet: Datasheet, shared: bool, label: str) -> list[Result]:
     fam = doc.data["families"][index]
-    base = ("families", index)
-
-    def at(path: tuple) -> Result:
-        return Result(label, doc.line(*path), fam["name"], "", "")
-
     results = []
-    for fig in family_figures(fam, base, shared):
+    for fig in family_figures(fam, ("families", index), shared):
         cited = fig.key in (fam.get("where") or {})
         if fig.required or (cited and fig.value is not None):
-            results.append(check_figure(fig, fam, sheet, at))
+            status, message, found_at = check_figure(fig, fam, sheet)
+            results.append(Result(label, doc.line(*fig.path), fam["name"], fig.label, status, message, found_at))
     return results
 
 
