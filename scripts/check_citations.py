@@ -94,7 +94,7 @@ except ImportError:  # a plain checkout: use its src/
     sys.path.insert(0, str(ROOT / "src"))
 
 from flashcheck.errors import InputError  # noqa: E402
-from flashcheck.units import parse_size  # noqa: E402
+from flashcheck.units import parse_hex_bytes, parse_size  # noqa: E402
 from flashcheck.yamlio import load_yaml, validate  # noqa: E402
 
 WINDOW_LINES = 250
@@ -113,6 +113,7 @@ class Datasheet:
     _lines: list[str] | None = None
     _normalised: list[str] | None = None
     _headings: dict[str, list[int]] = field(default_factory=dict)
+    _windows: dict[str, tuple] = field(default_factory=dict)
 
     @property
     def lines(self) -> list[str]:
@@ -284,6 +285,12 @@ def indent_of(line: str) -> int:
 
 def cited_window(sheet: Datasheet, cited: str) -> tuple[list[tuple[int, str]], list[str]]:
     """The numbered lines under the cited heading(s), and the headings not found."""
+    if cited not in sheet._windows:
+        sheet._windows[cited] = window_of(sheet, cited)
+    return sheet._windows[cited]
+
+
+def window_of(sheet: Datasheet, cited: str) -> tuple[list[tuple[int, str]], list[str]]:
     headings = [cited] if heading_lines(sheet, cited) else [h.strip() for h in cited.split(" / ")]
     rows: set[int] = set()
     missing = []
@@ -387,8 +394,8 @@ def hex_words(lines: Lines) -> dict[str, int]:
 def find_id(lines: Lines, hexid: str) -> tuple[list[str], int | None]:
     """ID bytes not found, and where: as one run on a line ("EF 40 18",
     "EFh 40h 18h"), else as hex numbers that together spell it (EFh ... 4018h)."""
-    digits = hexid.upper()
-    pairs = re.findall("..", digits)
+    pairs = [f"{b:02X}" for b in parse_hex_bytes(hexid)]
+    digits = "".join(pairs)
     run = r"h?[\s,/-]*(?:0x)?".join(pairs)
     pattern = re.compile(rf"(?<![0-9A-Za-z])(?:0x)?{run}h?(?![0-9A-Za-z])", re.IGNORECASE)
     for number, line in lines:
@@ -592,7 +599,10 @@ def id_test(ids: list) -> Test:
     def test(lines: Lines):
         missing, first = [], None
         for hexid in ids:
-            gone, n = find_id(lines, str(hexid))
+            try:
+                gone, n = find_id(lines, str(hexid))
+            except ValueError:
+                gone, n = [f"{hexid!r} (not hex)"], None
             missing += gone
             first = first or n
         return missing, None if missing else first
