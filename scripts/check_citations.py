@@ -95,7 +95,7 @@ except ImportError:  # a plain checkout: use its src/
 
 from flashcheck.errors import InputError  # noqa: E402
 from flashcheck.units import parse_hex_bytes, parse_size  # noqa: E402
-from flashcheck.yamlio import load_yaml, validate  # noqa: E402
+from flashcheck.data.yamlio import load_yaml, validate  # noqa: E402
 
 WINDOW_LINES = 250
 UNIT_NEIGHBOURS = 5  # a unit in a table cell split over lines ("[Mhz]" under a row label)
