@@ -178,7 +178,7 @@ def test_nearest_name_trap():
 
 
 def test_uncurated_code_gets_suggestions():
-    m = DB.resolve("MX25L6433FM2I-08G")
+    m = DB.resolve("MX25L6436FM2I-08G")
     assert m.parts == [] and any(s.startswith("MX25L") for s in m.suggestions)
 
 
