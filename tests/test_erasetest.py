@@ -499,10 +499,18 @@ def test_bad_sectors_option_is_an_input_error(tmp_path):
 
 
 def test_no_maximum_known_means_timing_unknown(tmp_path):
-    """W25Q80DV: JESD216 1.0 SFDP has no erase times and the database none."""
+    """W25Q80DV: JESD216 1.0 SFDP has no erase times, and a user's database
+    entry for it (overriding the built-in one) gives none either."""
     img = tmp_path / "w.bin"
     _random_image(img, _SMALL)
-    app = App()
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    (parts / "w.yaml").write_text(
+        "manufacturer: Winbond\njedec_manufacturer: 0xEF\nfamilies:\n"
+        "  - name: W25Q80DV\n    jedec_id: 'ef4014'\n    capacity: 8 Mbit\n    voltage: {min: 2.7, max: 3.6}\n"
+        "    erase: [{opcode: 0x20, size: 4 KiB}, {opcode: 0xD8, size: 64 KiB}]\n"
+        "    datasheet: {title: a copy without erase times, revision: test}\n")
+    app = App(parts_dirs=(parts,))
     t = open_transport(f"sim://{_SMALL}?image={img}")
     try:
         nor = SpiNor(t)
