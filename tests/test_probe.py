@@ -237,8 +237,12 @@ def test_probe_reads_facts_in_one_batch():
             t.close()
 
     facts = read_facts(SpiNor(Batching()))
-    assert calls[0] == ("many", [0x9F, 0x05, 0x5A, 0x4B])
-    assert [c for c in calls if c[0] == "one"] == []  # nothing more needed for this chip
+    # woken first (0xAB), identified, reset (a Winbond part has 66h/99h),
+    # then every fact in one batch
+    assert [c[1] for c in calls[:4]] == [0xAB, 0x9F, 0x66, 0x99]
+    assert calls[4] == ("many", [0x9F, 0x05, 0x5A, 0x4B])
+    # then the protection registers, decoded by the vendor hook, in one more
+    assert calls[5:] == [("many", [0x05, 0x35])]
     assert facts.id_hex == "ef4018" and facts.sfdp.size == 16 << 20 and facts.unique_id
 
 
