@@ -113,6 +113,7 @@ class SimChip:
         unique_id: bytes | None = None,
         seed: int | None = None,
         worn: float | None = None,
+        asleep: bool | None = None,
     ) -> None:
         self.model = model
         self.time_scale = time_scale
@@ -123,7 +124,7 @@ class SimChip:
         self.worn = worn
         #: the WP# pin (True: high, not asserted)
         self.wp_high = True
-        self.asleep = model.asleep
+        self.asleep = model.asleep if asleep is None else asleep and model.power_down is not None
         self._reset_enabled = False
         self._four_byte_now = False
         self.error = 0  # Spansion E_ERR/P_ERR bits set, until clear status
@@ -409,10 +410,9 @@ class SimChip:
             self.suspended = None
             self.error = 0
             self.wel = False
+            # every modelled register bit is non-volatile on the real parts
+            # (BP, TB, SEC, CMP, QE ...), so the registers keep their values
             self.addr4 = self.model.address_bytes == 4 and self.model.size > 1 << 24
-            for r in self.model.registers:
-                if not r.nonvolatile:
-                    self.regs[r.name] = r.value
         return b"\xff" * readlen
 
     def _suspend_resume(self, op: int, readlen: int) -> bytes:
