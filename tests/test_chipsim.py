@@ -472,3 +472,13 @@ def test_vendor_for_picks_hooks_by_id():
     assert vendor_for(bytes.fromhex("1f2701")).name == "generic"  # AT45DB DataFlash is not
     assert vendor_for(bytes.fromhex("c22018")).wp_bits.sr1_bp_mask == 0x3C
     assert vendor_for(bytes.fromhex("bf2643")).size_from_id(bytes.fromhex("bf2643")) == 8 * MiB
+
+
+@pytest.mark.parametrize("name", sorted(m.name for m in builtin_models().values()))
+def test_probe_gives_a_verdict_for_every_builtin_model_on_imp003(run, name):
+    """Done when: probe works for every model (a verdict, never bad input or
+    a hardware fault), and the wake-up is reported."""
+    code, out, err = run("probe", "--json", "--url", f"sim://{name}?time_scale=0", "--board", "imp003")
+    assert code in (0, 1, 3), out + err
+    r = json.loads(out)
+    assert r["verdict"] in ("pass", "fail", "unknown") and r["woken"]
