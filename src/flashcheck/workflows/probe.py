@@ -159,10 +159,10 @@ def part_from_sfdp(facts: ChipFacts) -> Part:
         layouts = tuple(_layout_from_sector_map(c, info.size, f"map-{c.id}") for c in info.sector_map)
     else:
         ops = []
-        for size, opcode, typ, mx in info.erase_types:
-            if size == 4096 and info.uniform_4k is False:
+        for et in info.erase_type_list:
+            if et.size == 4096 and info.uniform_4k is False:
                 continue  # 4 KiB exists but not everywhere, and the BFPT does not say where
-            ops.append(EraseOp(opcode, (Region(0, info.size, size),), typ_ms=typ, max_ms=mx))
+            ops.append(EraseOp(et.opcode, (Region(0, info.size, et.size),), typ_ms=et.typ_ms, max_ms=et.max_ms))
         layouts = (Layout("default", tuple(ops)),)
     ab = info.address_bytes
     return Part(
@@ -209,7 +209,7 @@ def fill_from_sfdp(part: Part, layout: Layout, facts: ChipFacts) -> tuple[Part, 
         return part, layout, []
     filled: list[str] = []
     ops = []
-    by_key = {(o, s): (t, m) for s, o, t, m in facts.sfdp.erase_types}
+    by_key = {(e.opcode, e.size): (e.typ_ms, e.max_ms) for e in facts.sfdp.erase_type_list}
     for op in layout.erase:
         typ, mx = op.typ_ms, op.max_ms
         for size in op.sizes:
@@ -273,7 +273,8 @@ def cross_check(facts: ChipFacts, part: Part, layout: Layout, expect: Match | No
     else:
         checks.append(Check("density", True, f"{format_size(cap)}, as the chip's SFDP says", cite))
     bad = []
-    for size, opcode, _, _ in info.erase_types:
+    for et in info.erase_type_list:
+        size, opcode = et.size, et.opcode
         ops = [op for op in layout.erase if op.opcode == opcode]
         if not ops:
             bad.append(f"the chip says 0x{opcode:02X} erases {format_size(size)}; {part.name} [{layout.name}] has no 0x{opcode:02X}")
@@ -283,7 +284,7 @@ def cross_check(facts: ChipFacts, part: Part, layout: Layout, expect: Match | No
     if bad:
         checks.append(Check("erase types", False, "; ".join(bad), cite))
     else:
-        types = ", ".join(f"0x{o:02X}={format_size(s)}" for s, o, _, _ in info.erase_types)
+        types = ", ".join(f"0x{e.opcode:02X}={format_size(e.size)}" for e in info.erase_type_list)
         checks.append(Check("erase types", True, f"the chip's erase types ({types}) agree with the database", cite))
     if info.uniform_4k is not None and not info.sector_map:
         db_uniform = coverage(layout, cap, 4096) == [(0, cap)]
