@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flashcheck.chip.spinor import SpiNor
+from flashcheck.chip.spinor import OperationFailed, SpiNor
 from flashcheck.chip.vendors import decode_bp_range, vendor_for
-from flashcheck.errors import HardwareError, InputError
+from flashcheck.errors import InputError
 from flashcheck.sim import SimChip, builtin_models, get_model, load_yaml_model
 from flashcheck.sim.models import CHIPS_DIR
 from flashcheck.transport import open_transport
@@ -275,9 +275,11 @@ def test_reset_aborts_an_operation_in_progress():
 def test_spansion_erase_error_is_reported_and_cleared():
     nor, chip = nor_on("sim://S25FL127S?time_scale=0")
     nor.write_status(b"\x1c")  # BP=111: all protected
-    with pytest.raises(HardwareError) as e:
+    with pytest.raises(OperationFailed) as e:
         nor.erase(0xD8, 0, timeout_s=1)
     assert "E_ERR" in str(e.value) and "0x30" in str(e.value)
+    assert e.value.status & 0x21 == 0x21 and chip.error  # reported at once, not after the timeout
+    nor.clear_error()
     assert chip.error == 0 and not nor.read_status() & 0x63  # cleared: not busy, no WEL
 
 

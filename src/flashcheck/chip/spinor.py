@@ -58,6 +58,16 @@ CHECK_HINT = (
 SFDP_MAX = 0x10000
 
 
+class OperationFailed(ChipTimeout):
+    """The chip reports a failed program/erase (Spansion E_ERR/P_ERR) and
+    stays busy until :meth:`SpiNor.clear_error`.  A ChipTimeout: callers that
+    treat a chip stuck busy already handle it."""
+
+    def __init__(self, msg: str, status: int) -> None:
+        super().__init__(msg)
+        self.status = status
+
+
 def _hex(b: bytes) -> str:
     return " ".join(f"{x:02x}" for x in b)
 
@@ -370,6 +380,10 @@ class SpiNor:
         """Back to 3-byte addresses (0xE9 or the vendor's way)."""
         self.vendor.exit_4byte(self)
         self.addr_width = 3
+
+    def clear_error(self) -> None:
+        """Clear a failed operation's error state (Spansion CLSR 0x30)."""
+        self.vendor.clear_error(self)
 
     def four_byte_mode(self) -> bool | None:
         """Whether the chip is in 4-byte address mode now, from its own

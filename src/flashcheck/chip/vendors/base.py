@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from flashcheck.errors import HardwareError
 
 if TYPE_CHECKING:
     from flashcheck.chip.spinor import SpiNor
@@ -152,8 +151,12 @@ class Vendor:
     # -- ready / error ------------------------------------------------------
 
     def check_status(self, nor: SpiNor, sr: int, opcode: int | None) -> None:
-        """Called with every status read while waiting: raise when the chip
+        """Called with every status read while waiting: raise
+        :class:`~flashcheck.chip.spinor.OperationFailed` when the chip
         reports a failed operation (nothing to check generically)."""
+
+    def clear_error(self, nor: SpiNor) -> None:
+        """Clear the error state :meth:`check_status` reported."""
 
     # -- protection ---------------------------------------------------------
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flashcheck.chip.vendors.base import Bit, Geometry, Vendor, WpBits
-from flashcheck.errors import HardwareError
 
 if TYPE_CHECKING:
     from flashcheck.chip.spinor import SpiNor
@@ -43,13 +42,17 @@ class Spansion(Vendor):
     def check_status(self, nor: SpiNor, sr: int, opcode: int | None) -> None:
         if not sr & (E_ERR | P_ERR):
             return
-        nor.command(CLSR)
-        nor.command(0x04)
+        from flashcheck.chip.spinor import OperationFailed  # noqa: PLC0415 - spinor imports vendors
+
         flag = "E_ERR (erase error)" if sr & E_ERR else "P_ERR (program error)"
         what = f"opcode 0x{opcode:02X}" if opcode is not None else "the last operation"
         msg = (f"the chip reports {flag} for {what} (status 0x{sr:02X}): the sector is protected or "
-               "the operation failed; status cleared with 0x30, nothing more was done")
-        raise HardwareError(msg)
+               "the operation failed; the chip stays busy until Clear Status (0x30)")
+        raise OperationFailed(msg, sr)
+
+    def clear_error(self, nor: SpiNor) -> None:
+        nor.command(CLSR)
+        nor.command(0x04)  # WEL stays set after a failed operation
 
     def has_geometry(self, raw_id: bytes) -> bool:
         return raw_id[3:4] == b"\x4d"  # FL-S / FS-S: ID-CFI length byte
