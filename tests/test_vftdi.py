@@ -396,6 +396,50 @@ def test_exchange_many_splits_batches_the_fifos_cannot_hold(sim_ftdi) -> None:
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+# -- SPI mode, clock and wait-on-pin (issue 12) ----------------------------------
+
+
+@pytest.mark.parametrize("mode,good", [(0, True), (3, True), (1, False), (2, False)])
+def test_spi_mode_matters_as_on_hardware(device, mode, good) -> None:
+    """The flash takes modes 0 and 3; pyftdi's mode 1 and 2 clocking garbles."""
+    ctrl = SpiController(cs_count=1)
+    ctrl.configure(URL, frequency=1e6)
+    try:
+        port = ctrl.get_port(cs=0, freq=1e6, mode=mode)
+        ident = bytes(port.exchange(b"\x9f", 3))
+    finally:
+        ctrl.terminate()
+    assert (ident == bytes.fromhex("ef4018")) == good, ident.hex()
+    assert device.engine.transactions[-1].command == b"\x9f"
+
+
+def test_clock_divisor_sets_simulated_bus_time(device) -> None:
+    times = {}
+    for freq in (1e6, 10e6):
+        ctrl = SpiController(cs_count=1)
+        ctrl.configure(URL, frequency=freq)
+        try:
+            port = ctrl.get_port(cs=0, freq=freq, mode=0)
+            before = device.engine.bus_time_s
+            port.exchange(b"\x03\x00\x00\x00", 4096)
+            times[freq] = device.engine.bus_time_s - before
+        finally:
+            ctrl.terminate()
+    # 4100 bytes: 32.8 ms at 1 MHz, a tenth of that at 10 MHz
+    assert times[1e6] == pytest.approx(4100 * 8 / 1e6, rel=0.02)
+    assert times[1e6] / times[10e6] == pytest.approx(10, rel=0.05)
+
+
+def test_wait_on_pin_holds_later_commands(chip) -> None:
+    e = MpsseEngine(chip)
+    e.set_mode(True)
+    e.set_input(5, 0)  # GPIOL1 low
+    _selected(e, bytes((0x89 - 1, 0x11, 0x00, 0x00, 0x9F, 0x24, 0x02, 0x00)))  # 0x88: wait for high
+    assert e.read(3) == b"" and not e.transactions  # still waiting
+    e.set_input(5, 1)
+    assert e.read(3) == bytes.fromhex("ef4018")
+
+
 _reads = st.one_of(
     st.tuples(st.just(b"\x9f"), st.integers(0, 8)),
     st.tuples(st.sampled_from([b"\x05", b"\x35", b"\x15"]), st.integers(0, 3)),
@@ -425,3 +469,4 @@ def test_ftdi_path_answers_what_the_chip_answers(patterned, items, batched) -> N
     want = [t.device.chip.transact(o, n) for o, n in items]
     assert got == want
     assert not t.device.stalls
+

@@ -136,12 +136,6 @@ class SfdpInfo:
             "sector_map": None if self.sector_map is None else [c.to_json() for c in self.sector_map],
         }
 
-    def erase_type(self, index: int) -> EraseType | None:
-        for e in self.erase_type_list:
-            if e.index == index:
-                return e
-        return None
-
 
 def _bits(v: int, hi: int, lo: int) -> int:
     return (v >> lo) & ((1 << (hi - lo + 1)) - 1)

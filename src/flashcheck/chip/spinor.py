@@ -3,7 +3,9 @@
 The same command layer drives a real chip through an FT232H and a
 simulated one, so what the tests prove about it holds on hardware.
 Modelled on Linux ``drivers/mtd/spi-nor/core.c``: one method per
-command, status polling in :meth:`SpiNor.wait_ready`, no vendor quirks here.
+command, status polling in :meth:`SpiNor.wait_ready`, no vendor quirks here:
+those are behind the hooks of :mod:`flashcheck.chip.vendors`, picked by the
+chip's JEDEC ID (:attr:`SpiNor.vendor`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,15 @@ ULBPR = 0x98
 RBPR = 0x72
 EN4B = 0xB7
 EX4B = 0xE9
+RDP = 0xAB  # release from deep power-down (and RES)
+DP = 0xB9
+
+#: 3-byte-address command -> its 4-byte-address opcode (JESD216 4-byte
+#: instruction table; Linux ``spi_nor_convert_3to4_*``).
+OPCODES_4B = {0x03: 0x13, 0x0B: 0x0C, 0x02: 0x12, 0x20: 0x21, 0x52: 0x5C, 0xD8: 0xDC}
+#: tRES1 (release from deep power-down) and tRST (reset recovery), generous.
+WAKE_S = 50e-6
+RESET_S = 100e-6
 
 if TYPE_CHECKING:
     from flashcheck.chip.sfdp import SectorMapConfig, SfdpInfo
@@ -45,6 +56,16 @@ CHECK_HINT = (
 
 #: Where an SFDP area can reasonably end (JESD216 areas are a few hundred bytes).
 SFDP_MAX = 0x10000
+
+
+class OperationFailed(ChipTimeout):
+    """The chip reports a failed program/erase (Spansion E_ERR/P_ERR) and
+    stays busy until :meth:`SpiNor.clear_error`.  A ChipTimeout: callers that
+    treat a chip stuck busy already handle it."""
+
+    def __init__(self, msg: str, status: int) -> None:
+        super().__init__(msg)
+        self.status = status
 
 
 def _hex(b: bytes) -> str:
@@ -92,6 +113,14 @@ class SpiNor:
         self._clock = clock
         #: Whether the last :meth:`wait_ready` saw the chip busy at least once.
         self.last_busy_seen = False
+        #: 0x9F's answer once :meth:`identify` ran; picks :attr:`vendor`.
+        self.raw_id: bytes | None = None
+        #: chip size in bytes when known (SFDP, database, or the ID)
+        self.size: int | None = None
+        #: True: addresses at or over 16 MiB use the 4-byte opcodes
+        #: (0x13, 0x12, 0x21, 0xDC ...) without changing the chip's mode
+        self.use_4byte_opcodes = False
+        self._vendor = None
 
     # -- plumbing -----------------------------------------------------------
 
@@ -121,6 +150,42 @@ class SpiNor:
             msg = "read at least 3 id bytes"
             raise ValueError(msg)
         return checked_id(self.command(RDID, readlen=n))
+
+    def identify(self, n: int = 6) -> bytes:
+        """:meth:`read_id`, remembered: it picks the vendor hooks."""
+        self.raw_id = self.read_id(n)
+        self._vendor = None
+        if self.size is None:
+            self.size = self.vendor.size_from_id(self.raw_id)
+        return self.raw_id
+
+    @property
+    def vendor(self):
+        """The :class:`~flashcheck.chip.vendors.Vendor` hooks for this chip
+        (generic JEDEC behaviour until :meth:`identify` has run)."""
+        if self._vendor is None:
+            from flashcheck.chip import vendors  # noqa: PLC0415 - vendors import this module
+
+            self._vendor = vendors.vendor_for(self.raw_id) if self.raw_id else vendors.GENERIC
+        return self._vendor
+
+    def wake(self) -> str:
+        """Release from deep power-down (0xABh) and wait tRES1: a chip the
+        host left asleep answers nothing useful to 0x9F until then.  Harmless
+        on an awake chip.  Returns what was sent, for the report."""
+        self.command(RDP)
+        self._sleep(WAKE_S)
+        return "0xAB (release from deep power-down)"
+
+    def soft_reset(self) -> str:
+        """0x66 then 0x99 (reset enable, reset) and tRST: volatile state
+        (4-byte mode, suspended operations, volatile register bits) back to
+        power-up.  Only for chips that have it (:attr:`vendor` ``soft_reset``
+        or the SFDP says so): 0x99 may be another command elsewhere."""
+        self.command(0x66)
+        self.command(0x99)
+        self._sleep(RESET_S)
+        return "0x66 0x99 (software reset)"
 
     def read_unique_id(self, dummy_bytes: int = 4, length: int = 8) -> bytes | None:
         """Winbond-style unique id (4Bh, ``dummy_bytes`` dummy bytes, then
@@ -224,9 +289,11 @@ class SpiNor:
         ``timeout_s``."""
         start = self._clock()
         self.last_busy_seen = False
+        check = self.vendor.check_status
         while True:
             sr = self.read_status()
             waited = self._clock() - start
+            check(self, sr, opcode)  # vendor error flags (Spansion E_ERR/P_ERR)
             if not sr & SR_WIP:
                 return waited
             self.last_busy_seen = True
@@ -249,13 +316,23 @@ class SpiNor:
         transport's limits need (spidev's buffer, a serprog programmer's
         read length)."""
         limit = self._max_read()
-        if n <= limit:
-            return self.command(READ, self._addr(addr), n)
         out = bytearray()
         while len(out) < n:
             take = min(limit, n - len(out))
-            out += self.command(READ, self._addr(addr + len(out)), take)
+            op, a = self._op_addr(READ, addr + len(out))
+            out += self.command(op, a, take)
         return bytes(out)
+
+    def _op_addr(self, opcode: int, addr: int) -> tuple[int, bytes]:
+        """The opcode and address bytes for ``opcode`` at ``addr``: the
+        4-byte opcode where :attr:`use_4byte_opcodes` is on and the address
+        needs it."""
+        if self.use_4byte_opcodes and self.addr_width == 3 and addr >= 1 << 24 and opcode in OPCODES_4B:
+            if addr >= 1 << 32:
+                msg = f"address 0x{addr:X} does not fit 4 address bytes"
+                raise ValueError(msg)
+            return OPCODES_4B[opcode], addr.to_bytes(4, "big")
+        return opcode, self._addr(addr)
 
     def _max_read(self) -> int:
         t = self.transport
@@ -270,9 +347,10 @@ class SpiNor:
         """WREN, ``opcode`` at ``addr``, wait; returns the seconds waited.
         The chip decides what the opcode erases there (maybe nothing:
         :attr:`last_busy_seen` tells whether it went busy at all)."""
+        op, a = self._op_addr(opcode, addr)
         self.write_enable()
-        self.command(opcode, self._addr(addr))
-        return self.wait_ready(timeout_s, opcode=opcode, addr=addr)
+        self.command(op, a)
+        return self.wait_ready(timeout_s, opcode=op, addr=addr)
 
     def chip_erase(self, timeout_s: float, opcode: int = 0xC7) -> float:
         self.write_enable()
@@ -285,20 +363,56 @@ class SpiNor:
         if not data:
             msg = "page_program needs data"
             raise ValueError(msg)
+        op, a = self._op_addr(PP, addr)
         self.write_enable()
-        self.command(PP, self._addr(addr) + bytes(data))
-        return self.wait_ready(timeout_s, opcode=PP, addr=addr)
+        self.command(op, a + bytes(data))
+        return self.wait_ready(timeout_s, opcode=op, addr=addr)
 
     # -- addressing and protection -----------------------------------------
 
     def enter_4byte(self) -> None:
-        """B7h: 4-byte addresses from now on."""
-        self.command(EN4B)
+        """4-byte addresses from now on (0xB7, or the vendor's way: WREN
+        first on Micron, the bank register on Spansion)."""
+        self.vendor.enter_4byte(self)
         self.addr_width = 4
 
     def exit_4byte(self) -> None:
-        self.command(EX4B)
+        """Back to 3-byte addresses (0xE9 or the vendor's way)."""
+        self.vendor.exit_4byte(self)
         self.addr_width = 3
+
+    def clear_error(self) -> None:
+        """Clear a failed operation's error state (Spansion CLSR 0x30)."""
+        self.vendor.clear_error(self)
+
+    def four_byte_mode(self) -> bool | None:
+        """Whether the chip is in 4-byte address mode now, from its own
+        register (None: the vendor gives no way to tell)."""
+        return self.vendor.four_byte_mode(self)
+
+    def read_protection(self):
+        """The chip's write protection now, decoded by its vendor hook:
+        a :class:`~flashcheck.chip.vendors.ProtectionState` with the exact
+        protected ranges."""
+        if self.raw_id is None:
+            self.identify()
+        return self.vendor.read_protection(self, self.raw_id, self.size)
+
+    def protected_ranges(self) -> list[tuple[int, int]]:
+        """Protected byte ranges ``(start, end)``, end exclusive, merged;
+        empty when nothing is protected."""
+        return list(self.read_protection().ranges)
+
+    def unlock(self, state=None):
+        """Clear the write protection (vendor hook); returns the state
+        before, for :meth:`relock`."""
+        before = state or self.read_protection()
+        self.vendor.unlock(self, self.raw_id, before)
+        return before
+
+    def relock(self, state) -> None:
+        """Put back a protection state returned by :meth:`unlock`."""
+        self.vendor.relock(self, self.raw_id, state)
 
     def global_unlock(self) -> None:
         """SST26 ULBPR (WREN, 98h): clear every block's write lock."""

@@ -32,12 +32,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from flashcheck.errors import InputError
-from flashcheck.sim.model import ChipModel, Region
+from flashcheck.sim.model import ChipModel, Region, Timing
 from flashcheck.sim.sfdp_image import build_sfdp
 
 _FF = 0xFF
@@ -110,9 +111,24 @@ class SimChip:
         time_scale: float = 0.001,
         clock: Callable[[], float] = time.monotonic,
         unique_id: bytes | None = None,
+        seed: int | None = None,
+        worn: float | None = None,
+        asleep: bool | None = None,
     ) -> None:
         self.model = model
         self.time_scale = time_scale
+        #: None: every busy time is the datasheet typical; else drawn between
+        #: typical and maximum from this seed.
+        self._rng = None if seed is None else random.Random(seed)
+        #: a worn chip: busy times are the datasheet maximum times this factor
+        self.worn = worn
+        #: the WP# pin (True: high, not asserted)
+        self.wp_high = True
+        self.asleep = model.asleep if asleep is None else asleep and model.power_down is not None
+        self._reset_enabled = False
+        self._four_byte_now = False
+        self.error = 0  # Spansion E_ERR/P_ERR bits set, until clear status
+        self.suspended: tuple[_Pending, float] | None = None  # (op, seconds left)
         self.clock = clock
         self.storage = Storage(model.size, image)
         self.image = image
@@ -217,6 +233,8 @@ class SimChip:
     def sfdp_image(self) -> bytes | None:
         if self.model.sfdp is None:
             return None
+        if self.model.sfdp.raw is not None:
+            return self.model.sfdp.raw
         cid = self.config_id()
         if cid not in self._sfdp_cache:
             self._sfdp_cache[cid] = build_sfdp(self.model, cid)
@@ -267,15 +285,27 @@ class SimChip:
         mask = p.mask
         shift = (mask & -mask).bit_length() - 1
         n = (self.regs.get(p.register, 0) & mask) >> shift
-        if n == 0:
-            return (0, 0)
         size = self.model.size
-        if n == mask >> shift:
-            return (0, size)
         sec = p.sec_register is not None and self.regs.get(p.sec_register, 0) & p.sec_mask
-        length = min(32768, 4096 << (n - 1)) if sec else min(size, p.unit << (n - 1))
-        bottom = p.tb_register is not None and self.regs.get(p.tb_register, 0) & p.tb_mask
+        if n == 0:
+            length = 0
+        elif n == mask >> shift:
+            length = size
+        else:
+            length = min(32768, 4096 << (n - 1)) if sec else min(size, p.unit << (n - 1))
+        bottom = bool(p.tb_register is not None and self.regs.get(p.tb_register, 0) & p.tb_mask)
+        if p.cmp is not None and self.regs.get(p.cmp[0], 0) & p.cmp[1]:
+            # CMP=1: the complement of the range is protected (W25Q128JV 7.1.10)
+            length, bottom = size - length, not bottom
+        if length == 0:
+            return (0, 0)
         return (0, length) if bottom else (size - length, size)
+
+    def status_locked(self) -> bool:
+        """Status register protection: SRP set and WP# low."""
+        p = self.model.protection
+        srp = p.srp if p is not None else None
+        return bool(srp and self.regs.get(srp[0], 0) & srp[1] and not self.wp_high)
 
     def is_protected(self, start: int, length: int) -> bool:
         end = start + length
@@ -292,16 +322,22 @@ class SimChip:
     def status(self) -> int:
         self._settle()
         sr = self.regs.get("SR1", 0) & ~(self.model.busy_bits | 0x02)
-        if self.pending is not None:
+        if self.pending is not None or self.error:
             sr |= self.model.busy_bits
         if self.wel:
             sr |= 0x02
-        return sr & 0xFF
+        return (sr | self.error) & 0xFF
 
     def _register_by_opcode(self, opcode: int) -> int | None:
         for r in self.model.registers:
             if r.read == opcode:
-                return self.status() if r.name == "SR1" else self.regs[r.name]
+                if r.name == "SR1":
+                    return self.status()
+                value = self.regs[r.name]
+                sus = self.model.suspend
+                if sus is not None and sus.register == r.name:
+                    value = value & ~sus.mask | (sus.mask if self.suspended else 0)
+                return value
         return None
 
     # -- transactions -------------------------------------------------------
@@ -312,19 +348,88 @@ class SimChip:
             return b"\xff" * readlen
         self._settle()
         op = out[0]
+        reset_enabled, self._reset_enabled = self._reset_enabled, False
+        if self.asleep:
+            # deep power-down: only the release command is heard
+            pd = self.model.power_down
+            if pd is not None and op == pd[1]:
+                self.asleep = False
+                return self._res(out, readlen)
+            return b"\xff" * readlen
         reg = self._register_by_opcode(op)
         if reg is not None:
             return self._respond(out, readlen, 1, lambda i, n: bytes([self._register_by_opcode(op) or 0]) * n)
+        if self.model.soft_reset and op in (0x66, 0x99):
+            return self._soft_reset(op, reset_enabled, readlen)
+        if self.error:
+            eb = self.model.error_bits
+            if eb is not None and op == eb.clear:
+                self.error = 0
+                self.wel = False
+            return b"\xff" * readlen  # until cleared, the chip takes nothing else
+        sus = self.model.suspend
+        if sus is not None and op in (sus.suspend, sus.resume):
+            return self._suspend_resume(op, readlen)
         if self.pending is not None:
             return b"\xff" * readlen  # busy: everything but status reads ignored
-        handler = _HANDLERS.get(op)
-        if handler is None:
-            if op in self.model.erase:
-                return self._erase(out, readlen)
-            if op in self.model.chip_erase_opcodes:
-                return self._chip_erase(out, readlen)
+        return self._dispatch(op, out, readlen)
+
+    def _dispatch(self, op: int, out: bytes, readlen: int) -> bytes:
+        if op in self.model.four_byte_opcodes:
+            self._four_byte_now = True
+            try:
+                return self._dispatch(self.model.four_byte_opcodes[op], bytes([self.model.four_byte_opcodes[op]]) + out[1:], readlen)
+            finally:
+                self._four_byte_now = False
+        pd = self.model.power_down
+        if pd is not None and op == pd[0] and len(out) == 1:
+            self.asleep = True
             return b"\xff" * readlen
-        return handler(self, out, readlen)
+        if self.suspended is not None and op not in _WHILE_SUSPENDED:
+            return b"\xff" * readlen  # only reads while an operation is suspended
+        handler = _HANDLERS.get(op)
+        if handler is not None:
+            return handler(self, out, readlen)
+        if op in self.model.erase:
+            return self._erase(out, readlen)
+        if op in self.model.chip_erase_opcodes:
+            return self._chip_erase(out, readlen)
+        for r in self.model.registers:
+            if r.write is not None and r.write == op:
+                return self._write_registers(op, (r.name,), out[1:2], readlen)
+        return b"\xff" * readlen
+
+    def _soft_reset(self, op: int, enabled: bool, readlen: int) -> bytes:
+        """0x66 enables a reset; 0x99 right after it resets (alone it does nothing)."""
+        if op == 0x66:
+            self._reset_enabled = True
+            return b"\xff" * readlen
+        if enabled:
+            if self.pending is not None:
+                self._finish(0.5)  # an operation cut short by the reset
+            self.suspended = None
+            self.error = 0
+            self.wel = False
+            # every modelled register bit is non-volatile on the real parts
+            # (BP, TB, SEC, CMP, QE ...), so the registers keep their values
+            self.addr4 = self.model.address_bytes == 4 and self.model.size > 1 << 24
+        return b"\xff" * readlen
+
+    def _suspend_resume(self, op: int, readlen: int) -> bytes:
+        sus = self.model.suspend
+        assert sus is not None
+        if op == sus.suspend and self.pending is not None and self.suspended is None:
+            p = self.pending
+            self.pending = None
+            self.suspended = (p, max(0.0, p.until - self.clock()))
+            p.record.result = "suspended"
+        elif op == sus.resume and self.suspended is not None:
+            p, left = self.suspended
+            self.suspended = None
+            p.until = self.clock() + left
+            p.record.result = "pending"
+            self.pending = p
+        return b"\xff" * readlen
 
     @staticmethod
     def _respond(out: bytes, readlen: int, header: int, source: Callable[[int, int], bytes]) -> bytes:
@@ -337,7 +442,7 @@ class SimChip:
         return b"\xff" * pad + source(0, readlen - pad)
 
     def _abytes(self) -> int:
-        return 4 if self.addr4 else 3
+        return 4 if self.addr4 or self._four_byte_now else 3
 
     def _addr(self, out: bytes) -> int | None:
         ab = self._abytes()
@@ -414,8 +519,20 @@ class SimChip:
         self.wel = False
         return b"\xff" * readlen
 
-    def _start(self, opcode: int, addr: int, size: int, typ_ms: float, apply: Callable[[float], None]) -> None:
-        busy = typ_ms / 1000.0 * self.time_scale
+    def busy_ms(self, t: Timing) -> float:
+        """How long this chip takes for an operation of datasheet timing ``t``:
+        typical, a seeded draw between typical and maximum, or (worn) beyond
+        the maximum."""
+        if self.worn is not None:
+            return t.max_ms * self.worn
+        if self._rng is None:
+            return t.typ_ms
+        # most operations near typical, a few near the maximum
+        return t.typ_ms + (t.max_ms - t.typ_ms) * self._rng.random() ** 3
+
+    def _start(self, opcode: int, addr: int, size: int, timing: Timing, apply: Callable[[float], None]) -> None:
+        typ_ms = timing.typ_ms
+        busy = self.busy_ms(timing) / 1000.0 * self.time_scale
         rec = OpRecord(opcode, addr, size, busy, typ_ms, "pending")
         self.history.append(rec)
         self.pending = _Pending(rec, self.clock() + busy, apply)
@@ -424,17 +541,28 @@ class SimChip:
 
     def _refuse(self, opcode: int, addr: int, why: str, clear_wel: bool) -> None:
         self.history.append(OpRecord(opcode, addr, 0, 0.0, 0.0, why))
+        eb = self.model.error_bits
+        if why == "protected" and eb is not None:
+            # Spansion: the failed operation leaves E_ERR/P_ERR, WIP and WEL
+            # set until clear status (0x30)
+            self.error = eb.program if opcode == 0x02 else eb.erase
+            return
         if clear_wel:
             self.wel = False
 
     def _wrsr(self, out: bytes, readlen: int) -> bytes:
+        return self._write_registers(0x01, self.model.write_registers, out[1:], readlen)
+
+    def _write_registers(self, op: int, names: tuple[str, ...], values: bytes, readlen: int) -> bytes:
         if not self.wel:
-            self._refuse(0x01, 0, "no-wel", False)
+            self._refuse(op, 0, "no-wel", False)
             return b"\xff" * readlen
-        values = out[1:]
         if not values:
             return b"\xff" * readlen
-        for name, value in zip(self.model.write_registers, values, strict=False):
+        if self.status_locked():
+            self._refuse(op, 0, "sr-locked", True)
+            return b"\xff" * readlen
+        for name, value in zip(names, values, strict=False):
             r = self.model.register(name)
             assert r is not None
             old = self.regs[name]
@@ -443,7 +571,7 @@ class SimChip:
             self.regs[name] = new & 0xFF
         self._sfdp_cache.clear()
         self._save_nv()
-        self._start(0x01, 0, 0, self.model.write_status.typ_ms, lambda f: None)
+        self._start(op, 0, 0, self.model.write_status, lambda f: None)
         return b"\xff" * readlen
 
     def _program(self, out: bytes, readlen: int) -> bytes:
@@ -483,7 +611,7 @@ class SimChip:
                     arr[start:end] = (cur & int.from_bytes(chunk, "big")).to_bytes(len(chunk), "big")
             storage.commit(lo, hi)
 
-        self._start(0x02, addr, count, self.model.program.typ_ms, apply)
+        self._start(0x02, addr, count, self.model.program, apply)
         return b"\xff" * readlen
 
     def erase_block(self, opcode: int, addr: int) -> tuple[int, int] | None:
@@ -496,7 +624,7 @@ class SimChip:
                 return (r.start + (addr - r.start) // b * b, b)
         return None
 
-    def _erase_range(self, opcode: int, addr: int, start: int, size: int, typ_ms: float) -> None:
+    def _erase_range(self, opcode: int, addr: int, start: int, size: int, timing: Timing) -> None:
         arr = self.data
         storage = self.storage
 
@@ -505,12 +633,14 @@ class SimChip:
             arr[start : start + n] = b"\xff" * n
             storage.commit(start, start + n)
 
-        self._start(opcode, addr, size, typ_ms, apply)
+        self._start(opcode, addr, size, timing, apply)
 
     def _erase(self, out: bytes, readlen: int) -> bytes:
         op = out[0]
         addr = self._addr(out)
-        if addr is None:
+        if addr is None or len(out) != 1 + self._abytes():
+            # chip select rose on the wrong byte count: not started
+            self._refuse(op, addr or 0, "bad-length", False)
             return b"\xff" * readlen
         if not self.wel:
             self._refuse(op, addr, "no-wel", False)
@@ -524,18 +654,21 @@ class SimChip:
         if self.is_protected(start, size):
             self._refuse(op, addr, "protected", True)
             return b"\xff" * readlen
-        self._erase_range(op, addr, start, size, self.model.erase_timing(op, size).typ_ms)
+        self._erase_range(op, addr, start, size, self.model.erase_timing(op, size))
         return b"\xff" * readlen
 
     def _chip_erase(self, out: bytes, readlen: int) -> bytes:
         op = out[0]
+        if len(out) != 1:
+            self._refuse(op, 0, "bad-length", False)
+            return b"\xff" * readlen
         if not self.wel:
             self._refuse(op, 0, "no-wel", False)
             return b"\xff" * readlen
         if self.is_protected(0, self.model.size):
             self._refuse(op, 0, "protected", True)
             return b"\xff" * readlen
-        self._erase_range(op, 0, 0, self.model.size, self.model.chip_erase.typ_ms)
+        self._erase_range(op, 0, 0, self.model.size, self.model.chip_erase)
         return b"\xff" * readlen
 
     def _rbpr(self, out: bytes, readlen: int) -> bytes:
@@ -576,11 +709,10 @@ class SimChip:
             self.addr4 = False
         return b"\xff" * readlen
 
-    def _reset(self, out: bytes, readlen: int) -> bytes:
-        self.wel = False
-        self.addr4 = self.model.address_bytes == 4 and self.model.size > 1 << 24
-        return b"\xff" * readlen
 
+
+#: What a chip with a suspended erase or program still takes.
+_WHILE_SUSPENDED = {0x03, 0x0B, 0x5A, 0x9F, 0x4B, 0x06, 0x04}
 
 _HANDLERS: dict[int, Callable[[SimChip, bytes, int], bytes]] = {
     0x9F: SimChip._rdid,
@@ -598,5 +730,4 @@ _HANDLERS: dict[int, Callable[[SimChip, bytes, int], bytes]] = {
     0x98: SimChip._ulbpr,
     0xB7: SimChip._en4b,
     0xE9: SimChip._ex4b,
-    0x99: SimChip._reset,
 }

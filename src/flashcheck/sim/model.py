@@ -65,6 +65,7 @@ Bad values raise :class:`flashcheck.errors.InputError` naming the field.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +113,7 @@ class RegisterDef:
     writable: int
     nonvolatile: bool = False
     otp: int = 0  # bits that can be set once and never cleared
+    write: int | None = None  # its own write opcode (Winbond SR2 0x31, SR3 0x11)
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,28 @@ class Protection:
     tb_mask: int = 0
     sec_register: str | None = None
     sec_mask: int = 0
+    cmp: tuple[str, int] | None = None  # (register, mask): complement the range
+    srp: tuple[str, int] | None = None  # with WP# low, status registers are locked
+
+
+@dataclass(frozen=True)
+class ErrorBits:
+    """Spansion-style program/erase error flags in SR1, cleared by ``clear``."""
+
+    erase: int = 0x20
+    program: int = 0x40
+    clear: int = 0x30
+
+
+@dataclass(frozen=True)
+class Suspend:
+    """Erase/program suspend and resume opcodes, and the status bit that
+    shows a suspended operation."""
+
+    suspend: int = 0x75
+    resume: int = 0x7A
+    register: str = "SR2"
+    mask: int = 0x80
 
 
 @dataclass(frozen=True)
@@ -133,6 +157,7 @@ class SfdpSpec:
     bfpt_dwords: int
     sector_map: bool
     erase_types: tuple[tuple[int, int], ...] | None  # (size, opcode); None = derive
+    raw: bytes | None = None  # the chip's own SFDP bytes; None = build from the layout
 
 
 @dataclass(frozen=True)
@@ -164,6 +189,15 @@ class ChipModel:
     #: False for a made-up part (the hybrid demo): no datasheet behind it.
     real: bool = True
     source: str = ""
+    #: the ``source:`` block: title, revision, where (figure -> table/section)
+    citation: dict[str, Any] = field(default_factory=dict)
+    power_down: tuple[int, int] | None = (0xB9, 0xAB)  # (enter, release)
+    asleep: bool = False  # starts in deep power-down
+    soft_reset: bool = True  # 0x66 then 0x99
+    error_bits: ErrorBits | None = None
+    suspend: Suspend | None = None
+    #: 4-byte-address opcode -> the 3-byte command it is (0x21 -> 0x20 ...)
+    four_byte_opcodes: dict[int, int] = field(default_factory=dict)
 
     def erase_timing(self, opcode: int, block: int) -> Timing:
         return self.erase_sizes.get((opcode, block)) or self.erase[opcode]
@@ -269,17 +303,25 @@ _TOP_KEYS = {
     "name", "jedec_id", "id_fill", "size", "page_size", "address_bytes", "program",
     "write_status", "chip_erase", "erase", "regions", "configurations", "registers",
     "write_registers", "protection", "unique_id", "res_id", "sfdp", "real", "source",
-    "erase_sizes", "jedec_id_by_config", "busy_bits",
+    "erase_sizes", "jedec_id_by_config", "busy_bits", "power_down", "asleep", "soft_reset",
+    "error_bits", "suspend", "four_byte_opcodes",
 }
 
 
-def model_from_dict(d: Any, where: str = "model") -> ChipModel:
-    """Check and convert one model definition (a parsed YAML document)."""
+def _mapping(d: Any, where: str, keys: set[str]) -> dict:
     if not isinstance(d, dict):
-        raise _err(where, "a chip model must be a mapping")
-    unknown = set(d) - _TOP_KEYS
+        raise _err(where, "expected a mapping")
+    unknown = set(d) - keys
     if unknown:
         raise _err(where, f"unknown field {sorted(unknown)[0]!r}")
+    return d
+
+
+def _header(d: Any, where: str) -> tuple[str, str, int, bytes, str, int, int]:
+    """name, where-prefix, size, jedec id, id_fill, page size, address bytes."""
+    if not isinstance(d, dict):
+        raise _err(where, "a chip model must be a mapping")
+    _mapping(d, where, _TOP_KEYS)
     if "name" not in d or not isinstance(d["name"], str) or not d["name"].strip():
         raise _err(where, "name is required")
     name = d["name"].strip()
@@ -300,7 +342,10 @@ def model_from_dict(d: Any, where: str = "model") -> ChipModel:
     if page <= 0 or page & (page - 1) or page > size:
         raise _err(f"{where}.page_size", f"{page} is not a power of two")
     abytes = _int(d.get("address_bytes", 3), f"{where}.address_bytes", 3, 4)
+    return name, where, size, jedec, id_fill, page, abytes
 
+
+def _erase(d: dict, where: str, size: int) -> tuple[dict[int, Timing], dict[int, int]]:
     erase_in = d.get("erase") or {}
     if not isinstance(erase_in, dict):
         raise _err(f"{where}.erase", "expected a mapping opcode -> {typ_ms, max_ms, block}")
@@ -315,7 +360,24 @@ def model_from_dict(d: Any, where: str = "model") -> ChipModel:
             if b <= 0 or b & (b - 1) or size % b:
                 raise _err(f"{w}.block", f"{b} does not divide the chip size")
             uniform_blocks[opc] = b
+    return erase, uniform_blocks
 
+
+def _detect(det: Any, w: str) -> tuple[Detect, ...]:
+    if not isinstance(det, list) or len(det) > 8:
+        raise _err(f"{w}.detect", "expected a list of at most 8 reads")
+    dl = []
+    for i, item in enumerate(det):
+        if not isinstance(item, dict) or "read" not in item or "mask" not in item:
+            raise _err(f"{w}.detect[{i}]", "expected {read: opcode, mask: bits}")
+        dl.append(Detect(_int(item["read"], f"{w}.detect[{i}].read"),
+                         _int(item["mask"], f"{w}.detect[{i}].mask"),
+                         _int(item.get("address", 0), f"{w}.detect[{i}].address", 0, 0xFFFFFFFF)))
+    return tuple(dl)
+
+
+def _layouts(d: dict, where: str, size: int, erase: dict[int, Timing],
+             uniform: dict[int, int]) -> tuple[dict[int, tuple[Region, ...]], tuple[Detect, ...]]:
     layouts: dict[int, tuple[Region, ...]] = {}
     detect: tuple[Detect, ...] = ()
     if "configurations" in d:
@@ -323,17 +385,9 @@ def model_from_dict(d: Any, where: str = "model") -> ChipModel:
         w = f"{where}.configurations"
         if not isinstance(c, dict) or "maps" not in c:
             raise _err(w, "expected detect and maps")
-        det = c.get("detect") or []
-        if not isinstance(det, list) or len(det) > 8:
-            raise _err(f"{w}.detect", "expected a list of at most 8 reads")
-        dl = []
-        for i, item in enumerate(det):
-            if not isinstance(item, dict) or "read" not in item or "mask" not in item:
-                raise _err(f"{w}.detect[{i}]", "expected {read: opcode, mask: bits}")
-            dl.append(Detect(_int(item["read"], f"{w}.detect[{i}].read"),
-                             _int(item["mask"], f"{w}.detect[{i}].mask"),
-                             _int(item.get("address", 0), f"{w}.detect[{i}].address", 0, 0xFFFFFFFF)))
-        detect = tuple(dl)
+        if "regions" in d:
+            raise _err(where, "give regions or configurations, not both")
+        detect = _detect(c.get("detect") or [], w)
         maps = c["maps"]
         if not isinstance(maps, dict) or not maps:
             raise _err(f"{w}.maps", "expected a mapping config id -> regions")
@@ -343,18 +397,19 @@ def model_from_dict(d: Any, where: str = "model") -> ChipModel:
         for cid in range(1 << len(detect)):
             if cid not in layouts:
                 raise _err(f"{w}.maps", f"no map for configuration {cid}")
-        if "regions" in d:
-            raise _err(where, "give regions or configurations, not both")
     elif "regions" in d:
         layouts[0] = _regions(d["regions"], size, f"{where}.regions")
     else:
-        layouts[0] = (Region(0, size, dict(uniform_blocks)),)
-    for cid, regions in layouts.items():
+        layouts[0] = (Region(0, size, dict(uniform)),)
+    for regions in layouts.values():
         for r in regions:
             for opc in r.blocks:
                 if opc not in erase:
                     raise _err(f"{where}", f"opcode {opc:#04x} is used in a region but has no entry under erase")
+    return layouts, detect
 
+
+def _registers(d: dict, where: str) -> tuple[tuple[RegisterDef, ...], tuple[str, ...]]:
     regs_in = d.get("registers") or []
     if not isinstance(regs_in, list):
         raise _err(f"{where}.registers", "expected a list")
@@ -363,9 +418,7 @@ def model_from_dict(d: Any, where: str = "model") -> ChipModel:
         w = f"{where}.registers[{i}]"
         if not isinstance(r, dict) or not isinstance(r.get("name"), str):
             raise _err(w, "expected a mapping with name")
-        unknown = set(r) - {"name", "read", "value", "writable", "nonvolatile", "otp"}
-        if unknown:
-            raise _err(w, f"unknown field {sorted(unknown)[0]!r}")
+        _mapping(r, w, {"name", "read", "value", "writable", "nonvolatile", "otp", "write"})
         regs.append(RegisterDef(
             r["name"],
             None if r.get("read") is None else _int(r["read"], f"{w}.read"),
@@ -373,6 +426,7 @@ def model_from_dict(d: Any, where: str = "model") -> ChipModel:
             _int(r.get("writable", 0), f"{w}.writable"),
             bool(r.get("nonvolatile", False)),
             _int(r.get("otp", 0), f"{w}.otp"),
+            None if r.get("write") is None else _int(r["write"], f"{w}.write"),
         ))
     if not any(r.name == "SR1" for r in regs):
         regs.insert(0, RegisterDef("SR1", 0x05, 0, 0x1C))
@@ -382,64 +436,93 @@ def model_from_dict(d: Any, where: str = "model") -> ChipModel:
     wregs = d.get("write_registers", ["SR1"])
     if not isinstance(wregs, list) or any(w not in names for w in wregs):
         raise _err(f"{where}.write_registers", f"must name registers among {names}")
+    return tuple(regs), tuple(wregs)
 
-    prot = None
-    if d.get("protection") is not None:
-        p = d["protection"]
-        w = f"{where}.protection"
-        if not isinstance(p, dict) or p.get("kind") not in ("bp", "bpr"):
-            raise _err(w, "kind must be bp or bpr")
-        if p["kind"] == "bpr":
-            prot = Protection("bpr")
-        else:
-            reg = p.get("register", "SR1")
-            if reg not in names:
-                raise _err(f"{w}.register", f"unknown register {reg!r}")
-            mask = _int(p.get("mask", 0x1C), f"{w}.mask")
-            if not mask:
-                raise _err(f"{w}.mask", "must not be 0")
-            tb = p.get("tb") or {}
-            sec = p.get("sec") or {}
-            for sub, val in (("tb", tb), ("sec", sec)):
-                if val and val.get("register", "SR1") not in names:
-                    raise _err(f"{w}.{sub}", "unknown register")
-            prot = Protection(
-                "bp", reg, mask, _size(p.get("unit", size // 64), f"{w}.unit"),
-                tb.get("register", "SR1") if tb else None,
-                _int(tb.get("mask", 0), f"{w}.tb.mask") if tb else 0,
-                sec.get("register", "SR1") if sec else None,
-                _int(sec.get("mask", 0), f"{w}.sec.mask") if sec else 0,
-            )
 
-    uid = None
-    if d.get("unique_id") is not None:
-        u = d["unique_id"]
-        w = f"{where}.unique_id"
-        if not isinstance(u, dict):
-            raise _err(w, "expected {dummy_bytes, length}")
-        uid = (_int(u.get("dummy_bytes", 4), f"{w}.dummy_bytes", 0, 8), _int(u.get("length", 8), f"{w}.length", 1, 32))
+def _bit(p: dict, key: str, w: str, names: list[str]) -> tuple[str, int] | None:
+    """An optional ``{register, mask}`` sub-field of protection."""
+    val = p.get(key)
+    if not val:
+        return None
+    _mapping(val, f"{w}.{key}", {"register", "mask"})
+    reg = val.get("register", "SR1")
+    if reg not in names:
+        raise _err(f"{w}.{key}.register", f"unknown register {reg!r}")
+    return reg, _int(val.get("mask", 0), f"{w}.{key}.mask", 1, 0xFF)
 
-    sfdp = None
-    if d.get("sfdp") is not None:
-        s = d["sfdp"]
-        w = f"{where}.sfdp"
-        if not isinstance(s, dict):
-            raise _err(w, "expected a mapping")
-        rev = str(s.get("revision", "1.6"))
+
+def _protection(d: dict, where: str, size: int, names: list[str]) -> Protection | None:
+    if d.get("protection") is None:
+        return None
+    w = f"{where}.protection"
+    p = _mapping(d["protection"], w, {"kind", "register", "mask", "unit", "tb", "sec", "cmp", "srp"})
+    if p.get("kind") not in ("bp", "bpr"):
+        raise _err(w, "kind must be bp or bpr")
+    srp = _bit(p, "srp", w, names)
+    if p["kind"] == "bpr":
+        return Protection("bpr", srp=srp)
+    reg = p.get("register", "SR1")
+    if reg not in names:
+        raise _err(f"{w}.register", f"unknown register {reg!r}")
+    mask = _int(p.get("mask", 0x1C), f"{w}.mask")
+    if not mask:
+        raise _err(f"{w}.mask", "must not be 0")
+    tb, sec = _bit(p, "tb", w, names), _bit(p, "sec", w, names)
+    return Protection(
+        "bp", reg, mask, _size(p.get("unit", size // 64), f"{w}.unit"),
+        tb[0] if tb else None, tb[1] if tb else 0,
+        sec[0] if sec else None, sec[1] if sec else 0,
+        cmp=_bit(p, "cmp", w, names), srp=srp,
+    )
+
+
+def _sfdp(d: dict, where: str, base_dir: str | None) -> SfdpSpec | None:
+    if d.get("sfdp") is None:
+        return None
+    w = f"{where}.sfdp"
+    s = _mapping(d["sfdp"], w, {"revision", "bfpt_dwords", "sector_map", "erase_types", "hex", "file"})
+    raw = _sfdp_raw(s, w, base_dir)
+    rev = str(s.get("revision", "1.6"))
+    try:
+        major, minor = (int(x) for x in rev.split("."))
+    except ValueError:
+        raise _err(f"{w}.revision", f"{rev!r} is not like 1.6") from None
+    if major != 1 or minor > 9:
+        raise _err(f"{w}.revision", f"{rev!r}: JESD216 revisions are 1.0 to 1.9")
+    ndw = _int(s.get("bfpt_dwords", 9 if minor == 0 else 16), f"{w}.bfpt_dwords", 9, 23)
+    ets = None
+    if s.get("erase_types") is not None:
+        if not isinstance(s["erase_types"], list) or len(s["erase_types"]) > 4:
+            raise _err(f"{w}.erase_types", "expected at most 4 [size, opcode] pairs")
+        ets = tuple((_size(a, f"{w}.erase_types"), _int(b, f"{w}.erase_types")) for a, b in s["erase_types"])
+    return SfdpSpec(major, minor, ndw, bool(s.get("sector_map", False)), ets, raw)
+
+
+def _sfdp_raw(s: dict, w: str, base_dir: str | None) -> bytes | None:
+    """The SFDP bytes a model states (``hex:`` or ``file:``), or None."""
+    if "hex" in s and "file" in s:
+        raise _err(w, "give hex or file, not both")
+    if "hex" in s:
         try:
-            major, minor = (int(x) for x in rev.split("."))
-        except ValueError:
-            raise _err(f"{w}.revision", f"{rev!r} is not like 1.6") from None
-        if major != 1 or minor > 9:
-            raise _err(f"{w}.revision", f"{rev!r}: JESD216 revisions are 1.0 to 1.9")
-        ndw = _int(s.get("bfpt_dwords", 9 if minor == 0 else 16), f"{w}.bfpt_dwords", 9, 23)
-        ets = None
-        if s.get("erase_types") is not None:
-            if not isinstance(s["erase_types"], list) or len(s["erase_types"]) > 4:
-                raise _err(f"{w}.erase_types", "expected at most 4 [size, opcode] pairs")
-            ets = tuple((_size(a, f"{w}.erase_types"), _int(b, f"{w}.erase_types")) for a, b in s["erase_types"])
-        sfdp = SfdpSpec(major, minor, ndw, bool(s.get("sector_map", False)), ets)
+            raw = parse_hex_bytes(str(s["hex"]))
+        except ValueError as e:
+            raise _err(f"{w}.hex", str(e)) from None
+    elif "file" in s:
+        name = str(s["file"])
+        path = name if os.path.isabs(name) or base_dir is None else os.path.join(base_dir, name)
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except OSError as e:
+            raise _err(f"{w}.file", f"{path}: cannot read: {e.strerror}") from None
+    else:
+        return None
+    if raw[:4] != b"SFDP":
+        raise _err(w, f"the bytes start {raw[:4].hex(' ')}, not the 'SFDP' signature")
+    return raw
 
+
+def _erase_sizes(d: dict, where: str, erase: dict[int, Timing]) -> dict[tuple[int, int], Timing]:
     esz: dict[tuple[int, int], Timing] = {}
     es_in = d.get("erase_sizes") or {}
     if not isinstance(es_in, dict):
@@ -451,6 +534,10 @@ def model_from_dict(d: Any, where: str = "model") -> ChipModel:
         for bs, t in by.items():
             b = _size(bs, f"{where}.erase_sizes.{opc:#04x}")
             esz[(opc, b)] = _timing(t, f"{where}.erase_sizes.{opc:#04x}.{b}", erase[opc])
+    return esz
+
+
+def _ids_by_config(d: dict, where: str) -> dict[int, bytes]:
     idc: dict[int, bytes] = {}
     for k, v in (d.get("jedec_id_by_config") or {}).items():
         cid = _int(k, f"{where}.jedec_id_by_config", 0, 255)
@@ -458,9 +545,81 @@ def model_from_dict(d: Any, where: str = "model") -> ChipModel:
             idc[cid] = parse_hex_bytes(str(v))
         except ValueError as e:
             raise _err(f"{where}.jedec_id_by_config.{cid}", str(e)) from None
+    return idc
 
+
+def _source(d: dict, where: str) -> tuple[str, dict[str, Any]]:
+    """(one-line citation, the ``source:`` block as given)."""
+    s = d.get("source", "")
+    if isinstance(s, str):
+        return s, ({"title": s} if s else {})
+    w = f"{where}.source"
+    _mapping(s, w, {"title", "revision", "document", "where", "relative", "not_confirmed", "url"})
+    if not isinstance(s.get("title"), str) or not s["title"].strip():
+        raise _err(f"{w}.title", "the datasheet title is required")
+    if "where" in s and not isinstance(s["where"], dict):
+        raise _err(f"{w}.where", "expected a mapping figure -> table or section")
+    line = s["title"] + (f", {s['revision']}" if s.get("revision") else "")
+    return line, dict(s)
+
+
+def _behaviour(d: dict, where: str, size: int) -> dict[str, Any]:
+    """Power-down, reset, error flags, suspend and 4-byte opcodes."""
+    out: dict[str, Any] = {}
+    pd = d.get("power_down", {"enter": 0xB9, "release": 0xAB})
+    if pd is not None and pd is not False:
+        _mapping(pd, f"{where}.power_down", {"enter", "release"})
+        out["power_down"] = (_int(pd.get("enter", 0xB9), f"{where}.power_down.enter"),
+                             _int(pd.get("release", 0xAB), f"{where}.power_down.release"))
+    out["asleep"] = bool(d.get("asleep", False))
+    if out["asleep"] and "power_down" not in out:
+        raise _err(f"{where}.asleep", "a chip without power_down cannot start asleep")
+    out["soft_reset"] = bool(d.get("soft_reset", True))
+    if d.get("error_bits") is not None:
+        e = _mapping(d["error_bits"], f"{where}.error_bits", {"erase", "program", "clear"})
+        out["error_bits"] = ErrorBits(_int(e.get("erase", 0x20), f"{where}.error_bits.erase"),
+                                      _int(e.get("program", 0x40), f"{where}.error_bits.program"),
+                                      _int(e.get("clear", 0x30), f"{where}.error_bits.clear"))
+    if d.get("suspend") is not None:
+        s = _mapping(d["suspend"], f"{where}.suspend", {"suspend", "resume", "register", "mask"})
+        out["suspend"] = Suspend(_int(s.get("suspend", 0x75), f"{where}.suspend.suspend"),
+                                 _int(s.get("resume", 0x7A), f"{where}.suspend.resume"),
+                                 str(s.get("register", "SR2")),
+                                 _int(s.get("mask", 0x80), f"{where}.suspend.mask"))
+    default4 = _FOUR_BYTE_OPCODES if size > 1 << 24 else {}
+    f4 = d.get("four_byte_opcodes", default4) or {}
+    if not isinstance(f4, dict):
+        raise _err(f"{where}.four_byte_opcodes", "expected a mapping 4-byte opcode -> 3-byte opcode")
+    out["four_byte_opcodes"] = {_int(k, f"{where}.four_byte_opcodes"): _int(v, f"{where}.four_byte_opcodes.{k}")
+                                for k, v in f4.items()}
+    return out
+
+
+#: JEDEC / common 4-byte-address opcodes and the 3-byte command each one is.
+_FOUR_BYTE_OPCODES = {0x13: 0x03, 0x0C: 0x0B, 0x12: 0x02, 0x21: 0x20, 0x5C: 0x52, 0xDC: 0xD8}
+
+
+def model_from_dict(d: Any, where: str = "model", base_dir: str | None = None) -> ChipModel:
+    """Check and convert one model definition (a parsed YAML document);
+    ``base_dir`` is where ``sfdp: {file: ...}`` is looked for."""
+    name, where, size, jedec, id_fill, page, abytes = _header(d, where)
+    erase, uniform = _erase(d, where, size)
+    layouts, detect = _layouts(d, where, size, erase, uniform)
+    regs, wregs = _registers(d, where)
+    for r in regs:
+        if r.write is not None and r.write in _RESERVED_WRITE:
+            raise _err(f"{where}.registers", f"{r.name}: write opcode {r.write:#04x} is another command")
+    prot = _protection(d, where, size, [r.name for r in regs])
+    uid = None
+    if d.get("unique_id") is not None:
+        u = d["unique_id"]
+        w = f"{where}.unique_id"
+        if not isinstance(u, dict):
+            raise _err(w, "expected {dummy_bytes, length}")
+        uid = (_int(u.get("dummy_bytes", 4), f"{w}.dummy_bytes", 0, 8), _int(u.get("length", 8), f"{w}.length", 1, 32))
     ce = d.get("chip_erase") or {}
     ce_ops = tuple(_int(o, f"{where}.chip_erase.opcodes") for o in ce.get("opcodes", [0xC7, 0x60]))
+    source, citation = _source(d, where)
     return ChipModel(
         name=name,
         jedec_id=jedec,
@@ -474,20 +633,26 @@ def model_from_dict(d: Any, where: str = "model") -> ChipModel:
         chip_erase=_timing({k: v for k, v in ce.items() if k != "opcodes"} or None,
                            f"{where}.chip_erase", Timing(40000.0, 200000.0)),
         erase=erase,
-        erase_sizes=esz,
-        jedec_id_by_config=idc,
+        erase_sizes=_erase_sizes(d, where, erase),
+        jedec_id_by_config=_ids_by_config(d, where),
         busy_bits=_int(d.get("busy_bits", 1), f"{where}.busy_bits", 1, 0xFF),
         layouts=layouts,
         detect=detect,
-        registers=tuple(regs),
-        write_registers=tuple(wregs),
+        registers=regs,
+        write_registers=wregs,
         protection=prot,
         unique_id=uid,
         res_id=None if d.get("res_id") is None else _int(d["res_id"], f"{where}.res_id"),
-        sfdp=sfdp,
+        sfdp=_sfdp(d, where, base_dir),
         real=bool(d.get("real", True)),
-        source=str(d.get("source", "")),
+        source=source,
+        citation=citation,
+        **_behaviour(d, where, size),
     )
+
+
+#: Opcodes a register's own ``write`` opcode must not shadow.
+_RESERVED_WRITE = {0x01, 0x02, 0x03, 0x05, 0x06, 0x04, 0x0B, 0x9F, 0x5A, 0xAB, 0xB9, 0x66, 0x99}
 
 
 def load_yaml_model(path: str) -> ChipModel:
@@ -505,4 +670,4 @@ def load_yaml_model(path: str) -> ChipModel:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         raise InputError(f"{path}{line}: not valid YAML: {getattr(e, 'problem', e)}") from None
-    return model_from_dict(doc, path)
+    return model_from_dict(doc, path, os.path.dirname(os.path.abspath(path)))

@@ -88,90 +88,12 @@ class SerprogDevice:
 
     def handle(self, cmd: int, read: Callable[[int], bytes]) -> bytes:
         """Answer one command whose opcode byte has been read."""
-        if cmd == sp.NOP:
-            return bytes([sp.ACK])
-        if cmd == sp.SYNCNOP:
-            return bytes([sp.NAK, sp.ACK])
-        if cmd == sp.Q_IFACE:
-            return bytes([sp.ACK]) + sp.u16(sp.IFACE_VERSION)
-        if cmd == sp.Q_CMDMAP:
-            return bytes([sp.ACK]) + sp.cmdmap(SUPPORTED)
-        if cmd == sp.Q_PGMNAME:
-            return bytes([sp.ACK]) + self.name.ljust(16, b"\0")
-        if cmd == sp.Q_SERBUF:
-            # TCP has flow control: the protocol asks for a big value then.
-            return bytes([sp.ACK]) + sp.u16(0xFFFF)
-        if cmd == sp.Q_BUSTYPE:
-            return bytes([sp.ACK, sp.BUS_SPI])
-        if cmd == sp.Q_CHIPSIZE:
-            # Address lines of a parallel bus: 24 (16 MiB), the most a 24-bit
-            # protocol address can reach.  Meaningless for SPI, but answered.
-            return bytes([sp.ACK, 24])
-        if cmd == sp.Q_OPBUF:
-            return bytes([sp.ACK]) + sp.u16(OPBUF_SIZE)
-        if cmd == sp.Q_WRNMAXLEN:
-            return bytes([sp.ACK]) + sp.u24(self.max_write)
-        if cmd == sp.Q_RDNMAXLEN:
-            return bytes([sp.ACK]) + sp.u24(self.max_read)
-        if cmd == sp.O_INIT:
-            self.opbuf.clear()
-            self.opbuf_used = 0
-            return bytes([sp.ACK])
-        if cmd == sp.O_DELAY:
-            usecs = sp.le(read(4))
-            if self.opbuf_used + 5 > OPBUF_SIZE:
-                return self._nak(f"operation buffer full ({self.opbuf_used} of {OPBUF_SIZE} bytes)")
-            self.opbuf.append(usecs)
-            self.opbuf_used += 5
-            return bytes([sp.ACK])
-        if cmd == sp.O_EXEC:
-            pending, self.opbuf = self.opbuf, []  # cleared whatever the outcome
-            self.opbuf_used = 0
-            for usecs in pending:
-                self._delay(usecs)
-            return bytes([sp.ACK])
-        if cmd == sp.S_BUSTYPE:
-            flags = read(1)[0]
-            if not flags & sp.BUS_SPI:
-                return self._nak(f"S_BUSTYPE {flags:#04x}: only SPI (0x08) is offered")
-            self.bustype = sp.BUS_SPI
-            return bytes([sp.ACK])
-        if cmd == sp.S_SPI_FREQ:
-            want = sp.le(read(4))
-            if want == 0:
-                return self._nak("S_SPI_FREQ 0 is reserved")
-            # The highest supported frequency not above the one asked for, or
-            # the lowest one if there is none below it.
-            self.freq = max(MIN_FREQ, min(want, self.max_freq))
-            if hasattr(self.transport, "set_frequency"):
-                try:
-                    self.transport.set_frequency(self.freq)
-                except Exception as e:  # noqa: BLE001 - the simulator may refuse; say so with a NAK
-                    return self._nak(f"S_SPI_FREQ {want}: {e}")
-            return bytes([sp.ACK]) + sp.u32(self.freq)
-        if cmd == sp.S_PIN_STATE:
-            self.pins_enabled = read(1)[0] != 0
-            return bytes([sp.ACK])
-        if cmd == sp.O_SPIOP:
-            p = read(6)
-            slen, rlen = sp.le(p[:3]), sp.le(p[3:])
-            out = read(slen) if slen else b""
-            if slen > self.max_write or rlen > self.max_read:
-                return self._nak(f"O_SPIOP {slen} out / {rlen} in exceeds {self.max_write} / {self.max_read}")
-            if not self.pins_enabled:
-                return self._nak("O_SPIOP while the pin drivers are disabled (S_PIN_STATE 0)")
-            # Delays queued before an operation happen before it.
-            if self.opbuf:
-                self.handle(sp.O_EXEC, read)
-            try:
-                with self.lock:
-                    data = bytes(self.transport.exchange(out, rlen))
-            except Exception as e:  # noqa: BLE001 - any failure of the chip side is a NAK to the host
-                return self._nak(f"O_SPIOP failed: {e}")
-            if len(data) != rlen:
-                return self._nak(f"O_SPIOP: the transport returned {len(data)} bytes, not {rlen}")
-            self.stats["spiops"] += 1
-            return bytes([sp.ACK]) + data
+        query = self._queries().get(cmd)
+        if query is not None:
+            return bytes([sp.ACK]) + query
+        method = _COMMANDS.get(cmd)
+        if method is not None:
+            return method(self, read)
         if cmd in sp.PARAM_LEN:
             # Known but not offered (parallel-bus commands): consume the
             # parameters so the stream stays in step, then refuse.
@@ -182,6 +104,93 @@ class SerprogDevice:
             return self._nak(f"{sp.command_name(cmd)} is not supported (SPI only)")
         return self._nak(f"unknown command {cmd:#04x}")
 
+    def _queries(self) -> dict[int, bytes]:
+        """Commands answered with ACK and a fixed value."""
+        return {
+            sp.NOP: b"",
+            sp.Q_IFACE: sp.u16(sp.IFACE_VERSION),
+            sp.Q_CMDMAP: sp.cmdmap(SUPPORTED),
+            sp.Q_PGMNAME: self.name.ljust(16, b"\0"),
+            # TCP has flow control: the protocol asks for a big value then.
+            sp.Q_SERBUF: sp.u16(0xFFFF),
+            sp.Q_BUSTYPE: bytes([sp.BUS_SPI]),
+            # Address lines of a parallel bus: 24 (16 MiB), the most a 24-bit
+            # protocol address can reach.  Meaningless for SPI, but answered.
+            sp.Q_CHIPSIZE: bytes([24]),
+            sp.Q_OPBUF: sp.u16(OPBUF_SIZE),
+            sp.Q_WRNMAXLEN: sp.u24(self.max_write),
+            sp.Q_RDNMAXLEN: sp.u24(self.max_read),
+        }
+
+    def _syncnop(self, read: Callable[[int], bytes]) -> bytes:
+        return bytes([sp.NAK, sp.ACK])
+
+    def _o_init(self, read: Callable[[int], bytes]) -> bytes:
+        self.opbuf.clear()
+        self.opbuf_used = 0
+        return bytes([sp.ACK])
+
+    def _o_delay(self, read: Callable[[int], bytes]) -> bytes:
+        usecs = sp.le(read(4))
+        if self.opbuf_used + 5 > OPBUF_SIZE:
+            return self._nak(f"operation buffer full ({self.opbuf_used} of {OPBUF_SIZE} bytes)")
+        self.opbuf.append(usecs)
+        self.opbuf_used += 5
+        return bytes([sp.ACK])
+
+    def _o_exec(self, read: Callable[[int], bytes]) -> bytes:
+        pending, self.opbuf = self.opbuf, []  # cleared whatever the outcome
+        self.opbuf_used = 0
+        for usecs in pending:
+            self._delay(usecs)
+        return bytes([sp.ACK])
+
+    def _s_bustype(self, read: Callable[[int], bytes]) -> bytes:
+        flags = read(1)[0]
+        if not flags & sp.BUS_SPI:
+            return self._nak(f"S_BUSTYPE {flags:#04x}: only SPI (0x08) is offered")
+        self.bustype = sp.BUS_SPI
+        return bytes([sp.ACK])
+
+    def _s_spi_freq(self, read: Callable[[int], bytes]) -> bytes:
+        want = sp.le(read(4))
+        if want == 0:
+            return self._nak("S_SPI_FREQ 0 is reserved")
+        # The highest supported frequency not above the one asked for, or
+        # the lowest one if there is none below it.
+        self.freq = max(MIN_FREQ, min(want, self.max_freq))
+        if hasattr(self.transport, "set_frequency"):
+            try:
+                self.transport.set_frequency(self.freq)
+            except Exception as e:  # noqa: BLE001 - the simulator may refuse; say so with a NAK
+                return self._nak(f"S_SPI_FREQ {want}: {e}")
+        return bytes([sp.ACK]) + sp.u32(self.freq)
+
+    def _s_pin_state(self, read: Callable[[int], bytes]) -> bytes:
+        self.pins_enabled = read(1)[0] != 0
+        return bytes([sp.ACK])
+
+    def _o_spiop(self, read: Callable[[int], bytes]) -> bytes:
+        p = read(6)
+        slen, rlen = sp.le(p[:3]), sp.le(p[3:])
+        out = read(slen) if slen else b""
+        if slen > self.max_write or rlen > self.max_read:
+            return self._nak(f"O_SPIOP {slen} out / {rlen} in exceeds {self.max_write} / {self.max_read}")
+        if not self.pins_enabled:
+            return self._nak("O_SPIOP while the pin drivers are disabled (S_PIN_STATE 0)")
+        # Delays queued before an operation happen before it.
+        if self.opbuf:
+            self._o_exec(read)
+        try:
+            with self.lock:
+                data = bytes(self.transport.exchange(out, rlen))
+        except Exception as e:  # noqa: BLE001 - any failure of the chip side is a NAK to the host
+            return self._nak(f"O_SPIOP failed: {e}")
+        if len(data) != rlen:
+            return self._nak(f"O_SPIOP: the transport returned {len(data)} bytes, not {rlen}")
+        self.stats["spiops"] += 1
+        return bytes([sp.ACK]) + data
+
     def serve_stream(self, read: Callable[[int], bytes], write: Callable[[bytes], None],
                      stop: threading.Event | None = None) -> None:
         """Answer commands until ``read`` raises Disconnected (or stop is set)."""
@@ -189,6 +198,17 @@ class SerprogDevice:
             cmd = read(1)[0]
             write(self.handle(cmd, read))
 
+
+_COMMANDS: dict[int, Callable[[SerprogDevice, Callable[[int], bytes]], bytes]] = {
+    sp.SYNCNOP: SerprogDevice._syncnop,
+    sp.O_INIT: SerprogDevice._o_init,
+    sp.O_DELAY: SerprogDevice._o_delay,
+    sp.O_EXEC: SerprogDevice._o_exec,
+    sp.S_BUSTYPE: SerprogDevice._s_bustype,
+    sp.S_SPI_FREQ: SerprogDevice._s_spi_freq,
+    sp.S_PIN_STATE: SerprogDevice._s_pin_state,
+    sp.O_SPIOP: SerprogDevice._o_spiop,
+}
 
 class SerprogServer:
     """Listens on HOST:PORT and serves one client at a time.

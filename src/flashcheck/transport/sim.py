@@ -26,7 +26,7 @@ from flashcheck.errors import InputError, TransportError
 from flashcheck.transport import split_url
 
 DEFAULT_TIME_SCALE = 0.001
-_PARAMS = {"image", "fail_after", "time_scale"}
+_PARAMS = {"image", "fail_after", "time_scale", "seed", "worn", "asleep"}
 
 
 class SimTransport:
@@ -95,6 +95,27 @@ def _parse_params(url: str, params: dict[str, str]) -> tuple[str | None, int | N
     return image, fail_after, time_scale
 
 
+def _behaviour_params(url: str, params: dict[str, str]) -> dict:
+    """seed=N (busy times drawn between typical and maximum), worn=F (busy
+    times are the maximum x F), asleep=1 (the chip starts in deep power-down)."""
+    out: dict = {}
+    try:
+        if "seed" in params:
+            out["seed"] = int(params["seed"], 10)
+        if "worn" in params:
+            out["worn"] = float(params["worn"])
+            if not math.isfinite(out["worn"]) or out["worn"] < 1:
+                raise ValueError
+    except ValueError:
+        bad = "seed" if "seed" in params and "seed" not in out else "worn"
+        raise InputError(f"transport URL {url!r}: {bad}={params[bad]!r}: seed is a whole number, worn a factor >= 1") from None
+    if "asleep" in params:
+        if params["asleep"] not in ("0", "1"):
+            raise InputError(f"transport URL {url!r}: asleep={params['asleep']!r}: use 0 or 1")
+        out["asleep"] = params["asleep"] == "1"
+    return out
+
+
 def open_sim(url: str, *, freq_hz: float | None = None, mode: int = 0, wiring: dict | None = None) -> SimTransport:
     """Open ``sim://MODEL?...`` or ``sim:PATH.yaml?...``."""
     from flashcheck.sim import SimChip, builtin_models, get_model, load_yaml_model  # noqa: PLC0415
@@ -116,5 +137,5 @@ def open_sim(url: str, *, freq_hz: float | None = None, mode: int = 0, wiring: d
         if model is None:
             known = ", ".join(m.name for m in builtin_models().values())
             raise InputError(f"transport URL {url!r}: unknown sim model {target!r}; built in: {known}")
-    chip = SimChip(model, image=image, time_scale=time_scale)
+    chip = SimChip(model, image=image, time_scale=time_scale, **_behaviour_params(url, params))
     return SimTransport(chip, fail_after=fail_after, description=f"sim {model.name}")

@@ -24,18 +24,15 @@ from typing import Any
 
 from flashcheck.app import App
 from flashcheck.data.boards import Board
-from flashcheck.chip import vendors as quirks
 from flashcheck.chip.spinor import SpiNor
+from flashcheck.chip.vendors import SST26_BPR_BYTES as _SST26_BPR_BYTES  # noqa: F401 - erase test imports it
+from flashcheck.chip.vendors import bp_mask  # noqa: F401 - erase test imports it
 from flashcheck.data.database import Match
 from flashcheck.rules.erasemap import coverage, segments
 from flashcheck.errors import FlashcheckError, InputError
 from flashcheck.data.parts import EraseOp, Layout, Part, Region, Source
 from flashcheck.rules import Check, Result, judge_part, merge_candidates, verdict_of
 from flashcheck.units import format_size
-
-# SST26 block-protection register length by JEDEC capacity byte.
-_SST26_BPR_BYTES = {0x41: 6, 0x42: 10, 0x43: 18}
-
 
 @dataclass
 class ChipFacts:
@@ -46,6 +43,10 @@ class ChipFacts:
     sfdp_error: str | None = None
     unique_id: bytes | None = None
     protection: dict[str, Any] = field(default_factory=dict)
+    #: what was sent to wake the chip before its ID was read
+    woken: list[str] = field(default_factory=list)
+    #: protected byte ranges (start, end), end exclusive
+    protected_ranges: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def id_hex(self) -> str:
@@ -63,6 +64,7 @@ class ChipFacts:
             "sfdp_error": self.sfdp_error,
             "protection": self.protection,
             "unique_id": self.unique_id.hex() if self.unique_id else None,
+            "woken": self.woken,
         }
 
 
@@ -79,45 +81,39 @@ def read_facts(nor: SpiNor) -> ChipFacts:
     from flashcheck.chip import sfdp as sfdp_mod
     from flashcheck.chip.spinor import RDID, RDSFDP, RDSR, RUID, checked_id, unique_id_or_none
 
+    woken = wake(nor)  # HardwareError when nothing answers
     ident, status, sfdp_start, uid = nor.batch([
         (bytes([RDID]), 6),
         (bytes([RDSR]), 1),
         (bytes([RDSFDP, 0, 0, 0, 0]), _SFDP_FIRST_READ),
         (bytes([RUID]) + bytes(4), 8),
     ])
-    raw_id = checked_id(ident)  # HardwareError when nothing answers
-    facts = ChipFacts(raw_id=raw_id, status=status[0])
+    nor.raw_id = checked_id(ident)  # as read after the wake-up (and reset)
+    facts = ChipFacts(raw_id=nor.raw_id, status=status[0], woken=woken)
     facts.sfdp_raw = nor.complete_sfdp_image(sfdp_start)
     if facts.sfdp_raw:
         try:
             facts.sfdp = sfdp_mod.parse(facts.sfdp_raw)
+            nor.size = facts.sfdp.size
         except sfdp_mod.SfdpError as exc:  # the chip's own table is broken: say so
             facts.sfdp_error = str(exc)
-    facts.protection = read_protection(nor, raw_id, facts.status)
+    state = nor.read_protection()
+    facts.protection = {"status": f"0x{facts.status:02X}", **state.to_json()}
+    facts.protected_ranges = list(state.ranges)
     facts.unique_id = unique_id_or_none(uid)
     return facts
 
 
-def bp_mask(raw_id: bytes) -> int:
-    """Status-register block-protect bits: BP0-BP3 (bits 2-5) on Macronix;
-    BP0-BP2 elsewhere, where bit 5 is TB, BP3 or (Spansion FL-S) E_ERR."""
-    return 0x3C if raw_id[:1] == b"\xc2" else 0x1C
-
-
-def read_protection(nor: SpiNor, raw_id: bytes, status: int) -> dict[str, Any]:
-    mask = bp_mask(raw_id)
-    bp = (status & mask) >> 2
-    out: dict[str, Any] = {
-        "status": f"0x{status:02X}",
-        "block_protect_bits": bp,
-        "protected": bp != 0,
-        "method": "status register BP0-BP3" if mask == 0x3C else "status register BP0-BP2",
-    }
-    if raw_id[:2] == b"\xbf\x26":  # SST26: block-protection register
-        n = _SST26_BPR_BYTES.get(raw_id[2], 18)
-        bpr = nor.read_bpr(n)
-        out.update(bpr=bpr.hex(), protected=any(bpr) or bp != 0, method="SST26 block-protection register (0x72)")
-    return out
+def wake(nor: SpiNor) -> list[str]:
+    """Wake the chip before identifying it: release from deep power-down
+    (0xAB), read the ID, and where the chip's vendor has the 0x66/0x99
+    software reset, reset it (a host may have left it in 4-byte mode or with
+    an operation suspended) and read the ID again.  Returns what was sent."""
+    sent = [nor.wake()]
+    nor.identify()
+    if nor.vendor.soft_reset:
+        sent.append(nor.soft_reset())
+    return sent
 
 
 # -- identification -----------------------------------------------------------
@@ -163,10 +159,10 @@ def part_from_sfdp(facts: ChipFacts) -> Part:
         layouts = tuple(_layout_from_sector_map(c, info.size, f"map-{c.id}") for c in info.sector_map)
     else:
         ops = []
-        for size, opcode, typ, mx in info.erase_types:
-            if size == 4096 and info.uniform_4k is False:
+        for et in info.erase_type_list:
+            if et.size == 4096 and info.uniform_4k is False:
                 continue  # 4 KiB exists but not everywhere, and the BFPT does not say where
-            ops.append(EraseOp(opcode, (Region(0, info.size, size),), typ_ms=typ, max_ms=mx))
+            ops.append(EraseOp(et.opcode, (Region(0, info.size, et.size),), typ_ms=et.typ_ms, max_ms=et.max_ms))
         layouts = (Layout("default", tuple(ops)),)
     ab = info.address_bytes
     return Part(
@@ -194,9 +190,8 @@ def current_layout(nor: SpiNor, facts: ChipFacts, part: Part) -> tuple[Layout, s
             if segments(lay, part.capacity_of(lay)) == segments(chip_layout, facts.sfdp.size):
                 return lay, f"the chip's SFDP sector map (configuration {config.id})"
         return chip_layout, f"the chip's SFDP sector map (configuration {config.id}; no database configuration matches it)"
-    reader = quirks.geometry_reader(facts.raw_id)
-    if reader:
-        geo = reader(nor)
+    geo = nor.vendor.geometry(nor) if nor.vendor.has_geometry(facts.raw_id) else None
+    if geo is not None:
         for lay in part.layouts:
             cap = part.capacity_of(lay)
             four = coverage(lay, cap, 4096)
@@ -214,7 +209,7 @@ def fill_from_sfdp(part: Part, layout: Layout, facts: ChipFacts) -> tuple[Part, 
         return part, layout, []
     filled: list[str] = []
     ops = []
-    by_key = {(o, s): (t, m) for s, o, t, m in facts.sfdp.erase_types}
+    by_key = {(e.opcode, e.size): (e.typ_ms, e.max_ms) for e in facts.sfdp.erase_type_list}
     for op in layout.erase:
         typ, mx = op.typ_ms, op.max_ms
         for size in op.sizes:
@@ -278,7 +273,8 @@ def cross_check(facts: ChipFacts, part: Part, layout: Layout, expect: Match | No
     else:
         checks.append(Check("density", True, f"{format_size(cap)}, as the chip's SFDP says", cite))
     bad = []
-    for size, opcode, _, _ in info.erase_types:
+    for et in info.erase_type_list:
+        size, opcode = et.size, et.opcode
         ops = [op for op in layout.erase if op.opcode == opcode]
         if not ops:
             bad.append(f"the chip says 0x{opcode:02X} erases {format_size(size)}; {part.name} [{layout.name}] has no 0x{opcode:02X}")
@@ -288,7 +284,7 @@ def cross_check(facts: ChipFacts, part: Part, layout: Layout, expect: Match | No
     if bad:
         checks.append(Check("erase types", False, "; ".join(bad), cite))
     else:
-        types = ", ".join(f"0x{o:02X}={format_size(s)}" for s, o, _, _ in info.erase_types)
+        types = ", ".join(f"0x{e.opcode:02X}={format_size(e.size)}" for e in info.erase_type_list)
         checks.append(Check("erase types", True, f"the chip's erase types ({types}) agree with the database", cite))
     if info.uniform_4k is not None and not info.sector_map:
         db_uniform = coverage(layout, cap, 4096) == [(0, cap)]
@@ -326,6 +322,8 @@ class ProbeResult:
 
 def probe_chip(nor: SpiNor, app: App, board: Board | None, expect: str | None = None, url: str = "") -> ProbeResult:
     facts = read_facts(nor)
+    woke = Check("wake", True, f"sent {' then '.join(facts.woken)} before reading the ID; "
+                 f"the chip then answered 0x9F with {facts.id_hex} {facts.ext_hex}".rstrip(), ["the chip (0x9F)"])
     match = identify(facts, app)
     expect_match = app.resolve(expect) if expect else None
     if expect_match and expect_match.parts and len(match.parts) > 1:
@@ -337,13 +335,13 @@ def probe_chip(nor: SpiNor, app: App, board: Board | None, expect: str | None = 
             match.how += f", narrowed by --expect {expect}"
     if not match.parts:
         check = Check("identify", None, f"JEDEC ID {facts.id_hex} is in no table and the chip has no SFDP", [])
-        checks = [check] + (cross_check_expect_only(facts, expect_match) if expect_match else [])
+        checks = [woke, check] + (cross_check_expect_only(facts, expect_match) if expect_match else [])
         return ProbeResult(url, facts, Result(url, verdict_of(checks), None, checks, match=match), None, None, [])
     per_part = []
     for part in match.parts:
         layout, how = current_layout(nor, facts, part)
         part2, layout2, filled = fill_from_sfdp(part, layout, facts)
-        checks = cross_check(facts, part2, layout2, expect_match)
+        checks = [woke] + cross_check(facts, part2, layout2, expect_match)
         if board is not None:
             checks += judge_part(part2, board, (layout2.name,))
             checks += protection_now(board, facts)
@@ -375,8 +373,10 @@ def protection_now(board: Board, facts: ChipFacts) -> list[Check]:
         return []
     p = facts.protection
     if p.get("protected"):
+        where = ", ".join(f"0x{a:06X}-0x{b - 1:06X}" for a, b in facts.protected_ranges) or "range not decoded"
+        regs = ", ".join(f"{k} {v}" for k, v in p.get("registers", {}).items()) or f"status {p['status']}"
         return [Check("protection as fitted", False,
-                      f"the chip is write-protected now ({p['method']}: status {p['status']}"
+                      f"the chip is write-protected now: {where} ({p['method']}: {regs}"
                       + (f", BPR {p['bpr']}" if p.get("bpr") else "") + "); the host never clears it",
                       [f"board: {rules[0].source}", "the chip (0x05" + (", 0x72)" if p.get("bpr") else ")")])]
     return [Check("protection as fitted", True, f"no blocks write-protected now ({p['method']})",

@@ -1,42 +1,65 @@
-"""Per-vendor facts a chip tells only through its own registers (as Linux
-keeps them apart from the core in ``drivers/mtd/spi-nor/<vendor>.c``).
+"""Per-vendor quirks behind hooks the core calls (as Linux keeps them in
+``drivers/mtd/spi-nor/<vendor>.c``): ready/error checks, protection decoding
+and unlocking, 4-byte addressing and configuration read-out.
 
-Each reader returns plain geometry facts; matching them to a database
-configuration is the workflow's business.
+:func:`vendor_for` picks the :class:`~flashcheck.chip.vendors.base.Vendor`
+for a JEDEC ID; workflows call its hooks and never test ID bytes.  Where a
+quirk is data (which register bit is BP0, TB, SEC, CMP ...), it is data:
+:class:`~flashcheck.chip.vendors.base.WpBits`, flashrom's per-chip register
+bits, decoded by one function (:func:`~flashcheck.chip.vendors.base.decode_bp_range`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from flashcheck.chip.vendors.base import (
+    Bit,
+    Geometry,
+    ProtectionState,
+    Vendor,
+    WpBits,
+    decode_bp_range,
+)
+from flashcheck.chip.vendors.macronix import MACRONIX
+from flashcheck.chip.vendors.micron import MICRON
+from flashcheck.chip.vendors.spansion import SPANSION
+from flashcheck.chip.vendors.sst import SST, SST26_BPR_BYTES
+from flashcheck.chip.vendors.winbond import WINBOND
 
-from flashcheck.chip.spinor import SpiNor
+#: Every vendor with quirks, tried in order; the first that claims an ID wins.
+VENDORS: tuple[Vendor, ...] = (WINBOND, MACRONIX, SPANSION, SST, MICRON)
+GENERIC = Vendor()
+
+__all__ = [
+    "GENERIC",
+    "SST26_BPR_BYTES",
+    "VENDORS",
+    "Bit",
+    "Geometry",
+    "ProtectionState",
+    "Vendor",
+    "WpBits",
+    "bp_mask",
+    "decode_bp_range",
+    "geometry_reader",
+    "vendor_for",
+]
 
 
-@dataclass(frozen=True)
-class Geometry:
-    """Where the 4 KiB parameter sectors are (``bottom``/``top``/None for
-    none) and what the block erase 0xD8 erases elsewhere."""
-
-    parameter_sectors: str | None
-    block_size: int
-    how: str
+def vendor_for(raw_id: bytes) -> Vendor:
+    """The vendor hooks for a chip answering ``raw_id`` to 0x9F."""
+    for v in VENDORS:
+        if v.claims(raw_id):
+            return v
+    return GENERIC
 
 
-def spansion_fls(nor: SpiNor) -> Geometry:
-    """Spansion/Cypress FL-S (S25FL127S, S25FL128S ...): CR1 bit 2 TBPARM
-    (read with 0x35) puts the 4 KB parameter sectors at the top when set;
-    SR2 bit 7 (read with 0x07) selects 256 KB blocks, which have no
-    parameter sectors."""
-    cr1 = nor.command(0x35, readlen=1)[0]
-    sr2 = nor.command(0x07, readlen=1)[0]
-    if sr2 & 0x80:
-        return Geometry(None, 256 * 1024, f"SR2=0x{sr2:02X} (bit 7 set: 256 KB blocks)")
-    where = "top" if cr1 & 0x04 else "bottom"
-    return Geometry(where, 64 * 1024, f"CR1=0x{cr1:02X} (TBPARM={int(bool(cr1 & 0x04))}), SR2=0x{sr2:02X}")
+def bp_mask(raw_id: bytes) -> int:
+    """The status-register (SR1) block-protect bits of this chip's family."""
+    return vendor_for(raw_id).wp_bits_for(raw_id).sr1_bp_mask
 
 
-def geometry_reader(jedec: bytes):
-    """The quirk reader for a chip, or None."""
-    if jedec[:1] == b"\x01" and jedec[3:4] == b"\x4d":  # Spansion FL-S / FS-S ID-CFI
-        return spansion_fls
-    return None
+def geometry_reader(raw_id: bytes):
+    """The configuration read-out hook for a chip, or None (kept for callers
+    of the old quirks module)."""
+    v = vendor_for(raw_id)
+    return v.geometry if v.has_geometry(raw_id) else None

@@ -111,6 +111,10 @@ class VirtualFt232h:
     ) -> None:
         self.engine = MpsseEngine(chip, reset_pin=reset_pin, fail_after=fail_after, fifo_size=fifo_size)
         self.chip = chip
+        if chip is not None and callable(getattr(chip, "clock", None)):
+            # the chip's time runs on with the time the bus spends clocking
+            wall, engine = chip.clock, self.engine
+            chip.clock = lambda: wall() + engine.bus_time_s
         self.serial = serial
         self.stats = UsbStats()
         self.plugged = False

@@ -19,13 +19,25 @@ asked again with the longer count, which re-runs a read command -- side
 effect free for every read opcode).  Bytes the host reads are placeholders
 in the IN queue until then, so the order of the IN stream is the FT232H's.
 
+SPI mode.  The flash answers in modes 0 and 3 only: the clock level when
+CS0 falls is CPOL, 3-phase clocking is CPHA (as pyftdi drives them), and
+MOSI must change on the edge the chip does not sample (-ve edge with CPOL=0,
++ve with CPOL=1).  A transaction clocked otherwise (modes 1 and 2, or the
+wrong edge) reaches the chip one bit late and its answer comes back one bit
+late: garbled, as on the bench.
+
+Time.  Every clocked bit adds 1/clock to :attr:`MpsseEngine.bus_time_s`
+(the clock from the divisor, 0x86, and divide-by-5, 0x8A/0x8B), so a slow
+clock takes longer in simulated time; :class:`VirtualFt232h` adds it to the
+chip's clock.  "Wait on I/O high/low" (0x88/0x89) holds every later
+command until GPIOL1 (ADBUS5) reaches that level (:meth:`MpsseEngine.set_input`).
+
 Limits (documented, not modelled): full-duplex opcodes (0x31/0x34...) feed
 their MOSI bytes to the chip and read 0xFF on MISO while those bytes are
 still part of the command (a response clocked in the same bytes as its
 command cannot be produced by a transaction-level chip); bit-mode transfers
 (0x12/0x13/0x22/0x26...) move one byte position of the transaction per
-command, MSB-aligned; clock rates, adaptive and 3-phase clocking are
-recorded, not timed.
+command, MSB-aligned; adaptive clocking is recorded, not timed.
 """
 
 from __future__ import annotations
@@ -63,6 +75,18 @@ _TMS = {0x4A, 0x4B, 0x4E, 0x4F, 0x6A, 0x6B, 0x6E, 0x6F}
 
 def _reverse_bits(b: int) -> int:
     return int(f"{b:08b}"[::-1], 2)
+
+
+def _one_bit_late(data: bytes) -> bytes:
+    """``data`` as seen by a receiver sampling one bit late (a 1 shifted in)."""
+    if not data:
+        return data
+    n = len(data) * 8
+    v = int.from_bytes(data, "big") >> 1 | 1 << (n - 1)
+    return v.to_bytes(len(data), "big")
+
+
+GPIOL1 = 5  # ADBUS5: the pin "wait on I/O" watches
 
 
 class DeviceGone(Exception):
@@ -104,6 +128,7 @@ class _Txn:
     response: bytes = b""
     captured: list[tuple[int, int]] = field(default_factory=list)
     chip_calls: int = 0
+    garbled: bool = False  # clocked in a mode or edge the chip does not take
 
     def write(self, data: bytes) -> None:
         if self.sampled:
@@ -120,7 +145,9 @@ class _Txn:
 
     def resolve(self) -> None:
         if self.clocked > len(self.response) or (self.chip_calls == 0 and self.command):
-            self.response = self.engine.chip_transact(bytes(self.command), self.clocked)
+            command = _one_bit_late(bytes(self.command)) if self.garbled else bytes(self.command)
+            response = self.engine.chip_transact(command, self.clocked)
+            self.response = _one_bit_late(response) if self.garbled else response
             self.chip_calls += 1
 
     def record(self) -> TxnRecord:
@@ -198,6 +225,8 @@ class MpsseEngine:
         self.adaptive = False
         self.loopback = False
         self.drive_zero = 0
+        self.bus_time_s = 0.0  # simulated time spent clocking
+        self.wait_for: tuple[int, int] | None = None  # (pin, level) 0x88/0x89 waits on
         self._cmd = bytearray()
         self._in: deque = deque()
         self._in_bytes = 0
@@ -302,6 +331,11 @@ class MpsseEngine:
         buf = self._cmd
         i = 0
         while i < len(buf) and not (self.fifo_size and self._in_bytes >= self.fifo_size):
+            if self.wait_for is not None:
+                pin, level = self.wait_for
+                if self.pins >> pin & 1 != level:
+                    break  # waiting on GPIOL1: nothing after runs
+                self.wait_for = None
             size = self._size(buf, i)
             if size is None or i + size > len(buf):
                 break
@@ -309,12 +343,18 @@ class MpsseEngine:
             i += size
         del buf[:i]
 
+    def set_input(self, bit: int, level: int) -> None:
+        """What the outside world drives on pin ``bit`` (a pin the FT232H does
+        not drive reads it); releases a "wait on I/O" that waited for it."""
+        self.inputs = self.inputs & ~(1 << bit) | (1 << bit if level else 0)
+        self.run()
+
+    def _clocks(self, nbits: int) -> None:
+        self.bus_time_s += nbits / self.clock_hz
+
     def _queue(self, item) -> None:
         self._in.append(item)
         self._in_bytes += len(item) if isinstance(item, bytes | bytearray) else item.n
-
-    def pending_in(self) -> int:
-        return self._in_bytes
 
     def read(self, n: int) -> bytes:
         """Up to ``n`` queued bytes for the host's bulk IN transfer (reading
@@ -386,9 +426,14 @@ class MpsseEngine:
         elif op == 0x9E:
             self.drive_zero = cmd[1] | cmd[2] << 8
             self.log.append(f"drive zero {self.drive_zero:04x}")
-        elif op in (0x8E, 0x8F, 0x9C, 0x9D, 0x88, 0x89, 0x94, 0x95):
+        elif op in (0x88, 0x89):
+            self.wait_for = (GPIOL1, 1 if op == 0x88 else 0)
+            self.log.append(_SIMPLE[op])
+        elif op in (0x8E, 0x8F, 0x9C, 0x9D, 0x94, 0x95):
             # clocks without data: a selected chip sees them as don't-care
             # bytes after its command (8E: bits, 8F: (n+1) bytes)
+            n = cmd[1] + 1 if op == 0x8E else ((cmd[1] | cmd[2] << 8) + 1) * 8 if op in (0x8F, 0x9D) else 0
+            self._clocks(n)
             if self._txn is not None and op in (0x8E, 0x8F):
                 self._txn.write(b"\x00" * (1 if op == 0x8E else (cmd[1] | cmd[2] << 8) + 1))
         elif op == 0x87:
@@ -396,6 +441,16 @@ class MpsseEngine:
         else:
             self.bad_commands.append(op)
             self._queue(bytes([BAD_COMMAND, op]))
+
+    def _mode_ok(self, op: int, txn: _Txn) -> bool:
+        """Whether a shift command clocks the way a mode 0/3 chip takes it."""
+        cpol = bool(txn.gpio & SCK)
+        if self.three_phase != cpol:
+            return False  # mode 1 or 2
+        if op & 0x10:  # writes: MOSI must change on the edge the chip does not sample
+            out_on_falling = bool(op & 0x01)
+            return out_on_falling != cpol
+        return True
 
     @property
     def clock_hz(self) -> float:
@@ -416,7 +471,10 @@ class MpsseEngine:
             if lsb:
                 out = bytes(_reverse_bits(b) for b in out)
         shift = 8 - nbits if bits else 0
+        self._clocks(nbits if bits else 8 * n)
         txn = self._txn
+        if txn is not None and not self._mode_ok(op, txn):
+            txn.garbled = True
         if self.loopback:  # TDI wired to TDO inside the FT232H
             if reads:
                 data = out if writes else b"\x00" * n

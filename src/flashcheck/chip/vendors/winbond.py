@@ -1,0 +1,59 @@
+"""Winbond W25Q, and the families that copied its status registers
+(GigaDevice GD25Q, Adesto AT25SF): SR1 BP0-BP2, TB, SEC, SRP; SR2 (0x35)
+CMP, QE, SUS.  Range decoding as the W25Q128JV datasheet's tables 7.1.8
+(CMP=0) and 7.1.9 (CMP=1), the same as flashrom's ``decode_range_spi25``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flashcheck.chip.vendors.base import Bit, Vendor, WpBits
+
+if TYPE_CHECKING:
+    from flashcheck.chip.spinor import SpiNor
+
+WINBOND_BITS = WpBits(
+    bp=(Bit(0x05, 0x04), Bit(0x05, 0x08), Bit(0x05, 0x10)),
+    tb=Bit(0x05, 0x20),
+    sec=Bit(0x05, 0x40),
+    cmp=Bit(0x35, 0x40, "SR2"),
+    srp=Bit(0x05, 0x80),
+    writes={"SR1": 0x01, "SR2": 0x31},
+)
+
+
+class Winbond(Vendor):
+    name = "Winbond/GigaDevice/Adesto AT25SF"
+    ids = (0xEF, 0xC8)
+    wp_bits = WINBOND_BITS
+    soft_reset = True
+
+    def claims(self, raw_id: bytes) -> bool:
+        if super().claims(raw_id):
+            return True
+        # Adesto AT25SF (family code 100 in byte 2); not the AT45DB DataFlash
+        return len(raw_id) > 1 and raw_id[0] == 0x1F and raw_id[1] >> 5 == 0b100
+
+    @staticmethod
+    def _write_bits(nor: SpiNor, bits: WpBits, want: dict[Bit, bool]) -> None:
+        # 0x01 with two bytes writes SR1 and SR2 on every Winbond W25Q
+        # (W25Q80DV has no 0x31) and on GigaDevice/Adesto alike.
+        sr1 = nor.command(0x05, readlen=1)[0] & ~0x03
+        sr2 = nor.command(0x35, readlen=1)[0]
+        for b, on in want.items():
+            if b.register == "SR1":
+                sr1 = sr1 | b.mask if on else sr1 & ~b.mask
+            else:
+                sr2 = sr2 | b.mask if on else sr2 & ~b.mask
+        nor.write_enable()
+        nor.command(0x01, bytes([sr1 & 0xFF, sr2 & 0xFF]))
+        nor.wait_ready(2.0, opcode=0x01)
+
+    def four_byte_mode(self, nor: SpiNor) -> bool | None:
+        # SR3 bit 0 ADS (W25Q256JV 7.1.13): current address mode
+        if nor.size is not None and nor.size > 1 << 24:
+            return bool(nor.command(0x15, readlen=1)[0] & 0x01)
+        return False
+
+
+WINBOND = Winbond()
