@@ -27,6 +27,16 @@ class Line:
     alternates: list[Alternate] = field(default_factory=list)
     alternates_basis: str = ""
     cell: str = ""
+    sheet: str = ""  # schematics: the sheet path ("/Flash/"), the symbol's reference and its sheet file
+    reference: str = ""
+    file: str = ""
+
+    @property
+    def where(self) -> str:
+        """How people find the line: "U3 on /Flash/", or "line 12"."""
+        if self.reference:
+            return f"{self.reference} on {self.sheet}" if self.sheet else self.reference
+        return f"line {self.line}"
 
     def to_json(self, memo: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
         """The fields of ``check --json`` plus line, alternates (and cell,
@@ -46,6 +56,9 @@ class Line:
                 memo[id(self.result)] = base
         out = dict(base)
         out["line"] = self.line
+        for key in ("sheet", "reference", "file"):
+            if getattr(self, key):
+                out["sheet_file" if key == "file" else key] = getattr(self, key)
         if self.cell != self.code:
             out["cell"] = self.cell
         return out
@@ -62,6 +75,7 @@ class Report:
     skipped: int = 0  # rows with a code that is not flash
     empty: int = 0  # rows with no code
     distinct: int = 0
+    excluded: dict[str, int] = field(default_factory=dict)  # schematics: DNP, power symbols, extra units
 
     @property
     def verdicts(self) -> list[str]:
@@ -83,8 +97,14 @@ class Report:
             "skipped_non_flash": self.skipped,
             "empty": self.empty,
             "counts": self.counts(),
+            **({"excluded": self.excluded} if self.excluded else {}),
             "results": [ln.to_json(memo) for ln in self.lines],
         }
+
+
+def _where(sheet, row: list[str]) -> tuple[str, str, str]:
+    """(sheet path, reference, sheet file) of a schematic's row; empty for a BOM file."""
+    return tuple(row[c] if c is not None and c < len(row) else "" for c in (sheet.sheet_col, sheet.ref_col, sheet.file_col))
 
 
 def validate(app, board, path: Path, column: str | None = None, csv_out: Path | None = None,
@@ -95,7 +115,7 @@ def validate(app, board, path: Path, column: str | None = None, csv_out: Path | 
     flt = FlashFilter(tuple(n for p in app.parts.parts for n in (p.name, *p.aliases)))
     alts = Alternates(app, board)
     cache: dict[str, tuple[Any, list[Alternate], str]] = {}
-    report = Report(Path(path), board, sheet.column_name, sheet.header_line, [])
+    report = Report(Path(path), board, sheet.column_name, sheet.header_line, [], excluded=dict(sheet.excluded))
     if csv_out and Path(csv_out).exists() and Path(csv_out).resolve() == Path(path).resolve():
         sheet.close()
         raise InputError(f"{csv_out}: --csv would overwrite the BOM being read; give another file name")
@@ -144,7 +164,7 @@ def validate(app, board, path: Path, column: str | None = None, csv_out: Path | 
 
                     res = copy.copy(res)
                     res.query = code
-                report.lines.append(Line(ln, code, res, found, basis, cell))
+                report.lines.append(Line(ln, code, res, found, basis, cell, *_where(sheet, row)))
                 verdicts.append(res.verdict)
                 reasons.append(res.reason)
                 alt_text.append(", ".join(str(a) for a in found))
