@@ -39,7 +39,7 @@ from flashcheck.errors import InputError
 from flashcheck.workflows.bom.columns import DESCRIPTION_HEADERS, MANUFACTURER_HEADERS, MPN_HEADERS, header_key
 
 MIN_VERSION = 20211014  # the oldest KiCad 6.0 schematic format
-KICAD_SUFFIXES = (".kicad_sch", ".kicad_pro")
+KICAD_SUFFIXES = (".kicad_sch", ".kicad_pro", ".sch")  # .sch: KiCad 5, refused with a clear line
 HEADER = ["Sheet", "Reference", "Value", "", "Manufacturer", "Description", "Sheet file"]
 SHEET_COL, REF_COL, VALUE_COL, CODE_COL, MANU_COL, DESC_COL, FILE_COL = range(7)
 _DNP_FIELDS = ("dnp", "dnf", "donotpopulate", "donotplace", "nopop")
@@ -148,7 +148,7 @@ def _sexp(path: Path, text: str, where: str) -> list:
     except sexpdata.ExpectClosingBracket as exc:
         line = text.count("\n") + 1 if exc.args and exc.args[0] is None else 1
         raise InputError(f"{path}:{line}: malformed KiCad schematic: a '(' is never closed (file truncated?){where}") from None
-    except AssertionError:  # sexpdata: more than one expression at the top
+    except (AssertionError, sexpdata.ExpectNothing):  # sexpdata: a ")" too many, or more than one expression
         raise InputError(f"{path}:1: malformed KiCad schematic: unbalanced parentheses (a ')' too many, or text after "
                          f"the closing one){where}") from None
     except RecursionError:

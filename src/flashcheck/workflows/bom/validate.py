@@ -85,6 +85,15 @@ class Report:
         v = self.verdicts
         return {"pass": v.count("pass"), "fail": v.count("fail"), "unknown": v.count("unknown")}
 
+    def describe(self) -> str:
+        """Where the codes came from, and what a schematic left out."""
+        if self.header_line:
+            return f"order codes from column {self.column!r}, header on line {self.header_line}"
+        out = f"order codes from symbol fields {self.column!r}"
+        if self.excluded:
+            out += "; not counted: " + ", ".join(f"{n} {what}" for what, n in self.excluded.items())
+        return out
+
     def to_json(self) -> dict[str, Any]:
         memo: dict[int, dict[str, Any]] = {}
         return {
