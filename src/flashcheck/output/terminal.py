@@ -221,3 +221,24 @@ def print_parts(parts: list[Part]) -> None:
                   f"{p.voltage[0]:g}-{p.voltage[1]:g} V" if p.voltage else "?", f"[{colour}]{four}[/]",
                   f"{p.source.title[:40]}, {p.source.revision or ''}")
     _console().print(t)
+
+
+def echo_checks(checks, explain: bool = False, indent: str = "  ") -> None:
+    """The checks of a verdict for people: with ``explain`` every check in
+    full with its evidence and sources; without, only those that are not ok,
+    each as its headline, and how many passed."""
+    import click
+
+    from flashcheck.output.text import mark
+
+    shown = checks if explain else [c for c in checks if c.ok is not True]
+    for c in shown:
+        click.echo(f"{indent}{mark(c.ok, colour=True)} {c.rule}: {c.detail if explain else c.short}")
+        if explain:
+            for e in c.evidence:
+                click.echo(f"{indent}        evidence: {e}")
+            for s in c.sources:
+                click.echo(f"{indent}        source: {s}")
+    ok = len(checks) - len(shown)
+    if ok:
+        click.echo(f"{indent}{mark(True, colour=True)} {ok} more rule{'s' if ok > 1 else ''} met (--explain shows each)")
