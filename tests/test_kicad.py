@@ -179,3 +179,48 @@ def test_any_damage_is_one_line_or_a_verdict(tmp_path_factory, run, cut, junk):
     assert code in (0, 1, 2, 3)
     if code == 2:
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------
+# Progress
+
+
+@pytest.mark.parametrize("kind", ["kicad", "csv"])
+def test_progress_reaches_total_and_only_grows(tmp_path, monkeypatch, kind):
+    from flashcheck.app import App
+    from flashcheck.workflows.bom import validate
+    import importlib
+
+    vmod = importlib.import_module("flashcheck.workflows.bom.validate")  # the module, not the function
+    monkeypatch.setattr(vmod._Progress, "EVERY", 1)
+    if kind == "csv":
+        path = tmp_path / "b.csv"
+        path.write_text("Ref,MPN\n" + "".join(f"R{i},RC0603FR-07{i}L\n" for i in range(500)) + f"U1,{FAIL_CODE}\n")
+    else:
+        path = ROOT
+    seen: list[tuple[int, int | None]] = []
+    app = App()
+    report = validate(app, app.board("imp003"), path, progress=lambda d, t: seen.append((d, t)))
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and len(seen) == report.rows + 1
+    total = seen[-1][1]
+    assert done[-1] == total and all(t == total for _, t in seen)
+    assert total == (report.rows if kind == "kicad" else path.stat().st_size)
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch, bom):
+    import io
+
+    from flashcheck.output import terminal
+
+    with terminal.bar("x") as p:  # stderr of the tests is not a terminal
+        assert p is None
+    monkeypatch.setattr(terminal, "_stderr_is_terminal", lambda: True)
+    with terminal.bar("x", show=False) as p:  # --json
+        assert p is None
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    with terminal.bar("reading") as p:
+        p(5, 10)
+        p(10, 10)
+    code, out, err = bom(ROOT, "--json")
+    assert code == 1 and json.loads(out)["counts"]["fail"] == 1 and "reading" not in err

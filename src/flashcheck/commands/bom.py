@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from flashcheck.cli import emit_json, verdict_label
+from flashcheck.output.terminal import bar
 
 
 @click.command()
@@ -49,7 +50,8 @@ def bom(app, file: Path, board: str, column: str | None, delimiter: str | None, 
 
     brd = app.board(board)
     delim = "\t" if delimiter == "tab" else delimiter
-    report = validate(app, brd, file, column=column, csv_out=csv_out, delimiter=delim)
+    with bar("reading " + file.name, show=not as_json) as progress:
+        report = validate(app, brd, file, column=column, csv_out=csv_out, delimiter=delim, progress=progress)
     if html_out:
         from flashcheck.output.html import render
 

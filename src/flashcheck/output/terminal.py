@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import time
+from contextlib import contextmanager
 from typing import Any
 
 from flashcheck.data.boards import BoardsDB
@@ -242,3 +245,32 @@ def echo_checks(checks, explain: bool = False, indent: str = "  ") -> None:
     ok = len(checks) - len(shown)
     if ok:
         click.echo(f"{indent}{mark(True, colour=True)} {ok} more rule{'s' if ok > 1 else ''} met (--explain shows each)")
+
+
+@contextmanager
+def bar(what: str, show: bool = True):
+    """A progress bar with ETA on stderr for long work: yields
+    ``progress(done, total)`` (total None: no ETA), or None when ``show``
+    is false or stderr is not a terminal, so pipes and --json stay quiet.
+    The bar appears only after half a second and is gone when done."""
+    if not show or not _stderr_is_terminal():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True, auto_refresh=False) as prog:
+        task = prog.add_task(what, total=None)
+        start = time.monotonic()
+
+        def progress(done: int, total: int | None) -> None:
+            prog.update(task, completed=done, total=total)
+            if time.monotonic() - start > 0.5:
+                prog.refresh()
+
+        yield progress
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from flashcheck.data.database import normalise as normalise_code
 from flashcheck.errors import InputError
@@ -116,11 +116,37 @@ def _where(sheet, row: list[str]) -> tuple[str, str, str]:
     return tuple(row[c] if c is not None and c < len(row) else "" for c in (sheet.sheet_col, sheet.ref_col, sheet.file_col))
 
 
+class _Progress:
+    """Calls ``report(done, total)`` every :data:`EVERY` rows: rows of a
+    schematic, or for a CSV the characters read against the file's size
+    (total None when neither is known: an XLSX)."""
+
+    EVERY = 256
+
+    def __init__(self, sheet, report):
+        self.report = report
+        self.by_rows = sheet.total is not None
+        self.total = sheet.total if self.by_rows else sheet.path.stat().st_size if sheet.kind == "csv" else None
+        self.done = 0
+        self.rows = 0
+
+    def row(self, row: list[str]) -> None:
+        self.done += 1 if self.by_rows or self.total is None else sum(len(c) + 1 for c in row)
+        self.rows += 1
+        if self.rows % self.EVERY == 0:
+            self.report(min(self.done, self.total) if self.total else self.done, self.total)
+
+    def end(self) -> None:
+        self.report(self.total or self.done, self.total or self.done)
+
+
 def validate(app, board, path: Path, column: str | None = None, csv_out: Path | None = None,
-             delimiter: str | None = None) -> Report:
+             delimiter: str | None = None, progress: Callable[[int, int | None], None] | None = None) -> Report:
     """Read the BOM at ``path`` and judge its flash lines on ``board``.
-    Writes the annotated BOM to ``csv_out`` as it goes, if given."""
+    Writes the annotated BOM to ``csv_out`` as it goes, if given; calls
+    ``progress(done, total)`` now and then, if given."""
     sheet = open_bom(path, column, delimiter)
+    tick = _Progress(sheet, progress) if progress else None
     flt = FlashFilter(tuple(n for p in app.parts.parts for n in (p.name, *p.aliases)))
     alts = Alternates(app, board)
     cache: dict[str, tuple[Any, list[Alternate], str]] = {}
@@ -141,6 +167,8 @@ def validate(app, board, path: Path, column: str | None = None, csv_out: Path | 
                 out.row(r)
             out.row(list(sheet.header) + ([] if again else list(OUT_COLUMNS)))
         for ln, row in sheet.rows:
+            if tick:
+                tick.row(row)
             if not "".join(row).strip():
                 if out:
                     out.row(row)
@@ -194,6 +222,8 @@ def validate(app, board, path: Path, column: str | None = None, csv_out: Path | 
                     out.row(pad + v)
         if out:
             out.commit()
+        if tick:
+            tick.end()
     finally:
         sheet.close()
         if out:
