@@ -64,3 +64,26 @@ def test_probe_leads_with_what_is_wrong(run):
     assert "more rules met" in out and "ok  identify" not in out
     _, out, _ = run("probe", "--url", "sim://S25FL127S", "--board", "imp003", "--explain")
     assert "ok  identify" in out and "source:" in out
+
+
+def test_station_screen_says_why_in_a_few_words():
+    """The operator's screen shows the failing check's headline, not the
+    whole reasoning over every configuration."""
+    from test_station import record, screen_text
+
+    import flashcheck.workflows.station as st
+    from flashcheck.app import App
+
+    app = App()
+    r = app.check(FAIL_CODE, app.board("imp003"))
+    rec = record("fail", reason=r.reason, part="S25FL127S")
+    rec.checks = [{"rule": c.rule, "ok": c.ok, "detail": c.detail, "headline": c.short} for c in r.checks]
+    fx = st.FixtureState(1, "sim://S25FL127S", phase="result", last=rec, boards=1)
+    text, _ = screen_text([fx])
+    flat = " ".join(" ".join(line.strip("│ ").split()) for line in text.split("\n"))
+    assert "Why: erase 4 KiB: no 4 KiB erase above 0x010000" in flat
+    assert "[hybrid-64k-top]" not in flat
+    rec.checks = []  # a hardware fault has no checks: its reason is shown
+    rec.reason = "hardware fault: device vanished"
+    text, _ = screen_text([fx])
+    assert "device vanished" in text

@@ -136,7 +136,7 @@ def merge_candidates(what: str, per_part: list[tuple[Part, list[Check]]], note: 
             checks.insert(1, Check("identify", None, note))
         return checks
     ident.ok = None
-    ident.headline = f"{what} {len(per_part)} parts with different verdicts"
+    ident.headline = f"{what} {len(per_part)} parts with different verdicts{hint}"
     if note:
         ident.detail += f" ({note})"
     ident.detail += " with different verdicts: " + "; ".join(
