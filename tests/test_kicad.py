@@ -27,29 +27,8 @@ K6 = KICAD / "k6" / "k6.kicad_sch"
 FAIL_CODE = "S25FL127SABMFI101"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _private_cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("FLASHCHECK_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
-
-
-@pytest.fixture
-def bom(run):
-    def _bom(path, *args):
-        return run("bom", path, "--board", "imp003", *args)
-
-    return _bom
-
-
-@pytest.fixture
-def bom_json(bom):
-    def _bom_json(path, *args):
-        code, out, err = bom(path, "--json", *args)
-        return code, json.loads(out)
-
-    return _bom_json
+# the same private parts cache and `bom` runners as the CSV tests
+from test_bom import _private_cache, bom, bom_json  # noqa: E402,F401  (fixtures)
 
 
 def by_ref(data) -> dict[str, list[dict]]:
