@@ -100,12 +100,20 @@ class _File:
     tree: list
     version: int
 
+    lines: dict[str, int] = field(default_factory=dict)
+
     def line_of(self, uuid: str | None) -> int:
-        """The line of the item with this uuid (uuids are unique in a file)."""
-        if not uuid:
-            return 1
-        at = self.text.find(uuid)
-        return self.text.count("\n", 0, at) + 1 if at >= 0 else 1
+        """The line of the item with this uuid (uuids are unique in a file),
+        from one pass over the text the first time."""
+        if not self.lines:
+            import re
+
+            line, pos = 1, 0
+            for m in re.finditer(r'\(uuid\s+"?([^")\s]+)', self.text):
+                line += self.text.count("\n", pos, m.start())
+                pos = m.start()
+                self.lines.setdefault(m.group(1), line)
+        return self.lines.get(uuid or "", 1)
 
 
 def _parse(path: Path, named_by: str = "") -> _File:
