@@ -63,7 +63,10 @@ def test_s25fl127s_fails_imp003_naming_rule_and_region(run):
     assert "0x010000-0xFFFFFF" in c["detail"] and "0x000000-0x00FFFF" in c["detail"]
     assert any("S25FL127S" in s and "Rev" in s for s in c["sources"])
     _, out, _ = run("check", "--board", "imp003", "S25FL127SABMFI101")
-    assert out.startswith("FAIL") and "erase 4 KiB" in out and "0x010000-0xFFFFFF" in out
+    # one line leads with the fact that decides; --explain gives the rule, the regions and the sources
+    assert out.startswith("FAIL") and "no 4 KiB erase above 0x010000" in out and len(out.splitlines()) == 1
+    _, out, _ = run("check", "--board", "imp003", "S25FL127SABMFI101", "--explain")
+    assert "NOT erase 4 KiB" in out and "0x010000-0xFFFFFF" in out and "source: S25FL127S" in out
 
 
 # -- the traps of the domain notes ---------------------------------------------

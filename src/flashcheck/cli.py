@@ -101,7 +101,6 @@ def check(app, mpns: tuple[str, ...], board: str, as_json: bool, explain: bool) 
     Example:
       flashcheck check W25Q128FVSIG S25FL127SABMFI101 --board imp003
     """
-    from flashcheck.output.text import mark
     from flashcheck.rules import exit_code
 
     brd = app.board(board)
@@ -113,14 +112,11 @@ def check(app, mpns: tuple[str, ...], board: str, as_json: bool, explain: bool) 
         for r in results:
             who = r.who()
             tag = "" if r.curated else click.style(" [uncurated]", fg="magenta")
-            click.echo(f"{verdict_label(r.verdict)} {r.query:<{width}}  {who}{tag}: {r.reason}")
+            click.echo(f"{verdict_label(r.verdict)} {r.query:<{width}}  {who}{tag}: {r.headline}")
             if explain:
-                for c in r.checks:
-                    click.echo(f"    {mark(c.ok, colour=True)} {c.rule}: {c.detail}")
-                    for e in c.evidence:
-                        click.echo(f"          evidence: {e}")
-                    for s in c.sources:
-                        click.echo(f"          source: {s}")
+                from flashcheck.output.terminal import echo_checks
+
+                echo_checks(r.checks, explain=True, indent="    ")
     sys.exit(exit_code([r.verdict for r in results]))
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from flashcheck.cli import emit_json, verdict_label
+from flashcheck.output.terminal import bar
 
 
 @click.command()
@@ -18,11 +19,12 @@ from flashcheck.cli import emit_json, verdict_label
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output: {\"results\": [...]}.")
 @click.option("--csv", "csv_out", type=click.Path(path_type=Path, dir_okay=False), metavar="OUT",
               help="Write the BOM back with verdict, reason and alternates columns added.")
+@click.option("--explain", "-e", is_flag=True, help="After the table, every rule and alternate of each line that does not pass.")
 @click.option("--html", "html_out", type=click.Path(path_type=Path, dir_okay=False), metavar="OUT",
               help="Write a self-contained HTML report with erase maps.")
 @click.pass_obj
 def bom(app, file: Path, board: str, column: str | None, delimiter: str | None, as_json: bool,
-        csv_out: Path | None, html_out: Path | None) -> None:
+        csv_out: Path | None, explain: bool, html_out: Path | None) -> None:
     """Check every SPI NOR flash part in a BOM against a board.
 
     FILE is a CSV, TSV or XLSX export (KiCad, Altium, Eagle, distributor
@@ -48,7 +50,8 @@ def bom(app, file: Path, board: str, column: str | None, delimiter: str | None, 
 
     brd = app.board(board)
     delim = "\t" if delimiter == "tab" else delimiter
-    report = validate(app, brd, file, column=column, csv_out=csv_out, delimiter=delim)
+    with bar("reading " + file.name, show=not as_json) as progress:
+        report = validate(app, brd, file, column=column, csv_out=csv_out, delimiter=delim, progress=progress)
     if html_out:
         from flashcheck.output.html import render
 
@@ -59,14 +62,16 @@ def bom(app, file: Path, board: str, column: str | None, delimiter: str | None, 
     if as_json:
         emit_json(report.to_json())
     else:
-        _print(report)
+        _print(report, explain)
         for what, path in (("annotated BOM", csv_out), ("HTML report", html_out)):
             if path:
                 click.echo(f"{what}: {path}", err=True)
     sys.exit(exit_code(report.verdicts))
 
 
-def _print(report) -> None:
+def _print(report, explain: bool = False) -> None:
+    """One row per flash line: where it is, the code, the verdict, and the
+    one fact that decides it; the full reasoning with --explain."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -74,32 +79,78 @@ def _print(report) -> None:
     con = Console(highlight=False)
     c = report.counts()
     if report.lines:
-        t = Table(title=f"{report.path.name} on {report.board.name}", show_lines=True)
-        t.add_column("line", justify="right")
-        t.add_column("order code", no_wrap=True, min_width=min(32, max(len(ln.code) for ln in report.lines)))
-        t.add_column("verdict")
-        t.add_column("part")
-        t.add_column("reason", ratio=3)
-        t.add_column("alternates that pass", ratio=2)
+        wide = con.width >= 110  # narrower: no part column, alternates under the reason
+        t = Table(title=f"{report.path.name} on {report.board.name}", box=None, pad_edge=False, header_style="bold")
+        t.add_column("where", overflow="fold")
+        t.add_column("order code", no_wrap=True)
+        t.add_column("verdict", no_wrap=True)
+        if wide:
+            t.add_column("part", overflow="fold")
+        t.add_column("why" if wide else "why / alternates that pass", ratio=3, overflow="fold")
+        if wide:
+            t.add_column("alternates that pass", ratio=2, overflow="fold")
         for ln in report.lines:
             r = ln.result
-            who = r.who()
-            if not r.curated:
-                who += " [uncurated]"
-            style = {"pass": "bold green", "fail": "bold red", "unknown": "bold yellow"}[r.verdict]
-            alts = "\n".join(str(a) for a in ln.alternates[:5])
-            if len(ln.alternates) > 5:
-                alts += f"\n... {len(ln.alternates) - 5} more (--json)"
-            if not alts and r.verdict != "pass":
-                alts = ln.alternates_basis
-            t.add_row(str(ln.line), Text(ln.code), Text(r.verdict.upper(), style=style), Text(who),
-                      Text(r.reason), Text(alts))
+            alts = _alternates(ln, 3)
+            cells = [ln.where.replace(" on ", " ") if ln.reference else str(ln.line), Text(ln.code),
+                     Text(r.verdict.upper(), style=VERDICT_STYLE[r.verdict])]
+            if wide:
+                cells += [Text(_who(r, short=True)), Text(r.headline), Text(alts)]
+            else:
+                cells.append(Text(r.headline + (f"\n→ {alts}" if alts else "")))
+            t.add_row(*cells)
         con.print(t)
+        if explain:
+            _explain(con, report)
     else:
         con.print(f"No flash parts found in {report.path} (column {report.column!r}).")
     overall = "fail" if c["fail"] else "unknown" if c["unknown"] else "pass"
     click.echo(
         f"{verdict_label(overall)} {len(report.lines)} flash lines: {c['pass']} pass, {c['fail']} fail, "
         f"{c['unknown']} unknown; {report.skipped} non-flash lines skipped, {report.empty} without a code "
-        f"({report.rows} rows; order codes from column {report.column!r}, header on line {report.header_line})"
+        f"({report.rows} rows; {report.describe()})"
     )
+
+
+VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "unknown": "bold yellow"}
+
+
+def _who(r, short: bool = False) -> str:
+    who = (r.part.name if short and r.part else r.who())
+    return who if r.curated else who + " [uncurated]"
+
+
+def _alternates(ln, n: int) -> str:
+    """Names on one line: "W25Q128JV, MX25L12835F +5"."""
+    if not ln.alternates:
+        return "" if ln.result.verdict == "pass" else "none"
+    names = ", ".join(a.name for a in ln.alternates[:n])
+    return names + (f" +{len(ln.alternates) - n}" if len(ln.alternates) > n else "")
+
+
+def _explain(con, report) -> None:
+    """Per line that does not pass: every check in full, and the alternates
+    grouped by what was compared."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from flashcheck.output.text import MARK_COLOURS, mark
+
+    for ln in report.lines:
+        r = ln.result
+        if r.verdict == "pass":
+            continue
+        con.print(Text(f"\n{ln.where}: {ln.code} ({_who(r)}) {r.verdict.upper()}", style=VERDICT_STYLE[r.verdict]))
+        g = Table.grid(padding=(0, 1))
+        g.add_column(no_wrap=True)
+        g.add_column(ratio=1, overflow="fold")
+        for chk in r.checks:
+            g.add_row(Text(" " + mark(chk.ok), style=MARK_COLOURS[chk.ok]), Text(f"{chk.rule}: {chk.detail}"))
+        notes: dict[str, list[str]] = {}
+        for a in ln.alternates:
+            notes.setdefault(a.note, []).append(a.name)
+        for note, names in notes.items():
+            g.add_row(" alt", Text(f"{', '.join(names)} ({note})"))
+        if ln.alternates_basis:
+            g.add_row("", Text(f"alternates compared on: {ln.alternates_basis}", style="dim"))
+        con.print(g)

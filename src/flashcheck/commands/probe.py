@@ -25,8 +25,9 @@ def _freq(value: str | None) -> float | None:
 @click.option("--expect", help="The part that should be fitted (order code, family or JEDEC ID).")
 @click.option("--freq", help="SPI clock, e.g. 1M or 4.5MHz (default: the board's bench clock).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--explain", "-e", is_flag=True, help="Every rule in full, with its evidence and sources.")
 @click.pass_obj
-def probe(app, url: str, board: str | None, expect: str | None, freq: str | None, as_json: bool) -> None:
+def probe(app, url: str, board: str | None, expect: str | None, freq: str | None, as_json: bool, explain: bool) -> None:
     """Read the chip on the bus: JEDEC ID, SFDP, protection, unique ID;
     identify it, cross-check it against the database, judge it.
 
@@ -43,11 +44,11 @@ def probe(app, url: str, board: str | None, expect: str | None, freq: str | None
     if as_json:
         emit_json(res.to_json())
     else:
-        _print_probe(res)
+        _print_probe(res, explain)
     sys.exit(exit_code([res.verdict]))
 
 
-def _print_probe(res) -> None:
+def _print_probe(res, explain: bool = False) -> None:
     f = res.facts
     r = res.result
     click.echo(f"chip      {f.id_hex} {f.ext_hex}  ({res.url})")
@@ -65,10 +66,10 @@ def _print_probe(res) -> None:
     click.echo(f"unique id {f.unique_id.hex() if f.unique_id else 'none'}")
     if res.layout is not None:
         click.echo(f"config    {res.layout.name} ({res.layout_how})")
-    for c in r.checks:
-        mark = {True: click.style("ok ", fg="green"), False: click.style("NOT", fg="red"), None: click.style("?  ", fg="yellow")}[c.ok]
-        click.echo(f"  {mark} {c.rule}: {c.detail}")
-    click.echo(f"{verdict_label(r.verdict)} {r.reason}")
+    from flashcheck.output.terminal import echo_checks
+
+    echo_checks(r.checks, explain)
+    click.echo(f"{verdict_label(r.verdict)} {r.headline}")
 
 
 @click.command()

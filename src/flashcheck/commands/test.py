@@ -68,7 +68,9 @@ class _Progress:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--unlock", is_flag=True, help="Clear write protection for the test and put it back afterwards.")
 @click.pass_obj
-def test(app, url: str, board: str, sectors: str, journal_dir: Path | None, as_json: bool, unlock: bool) -> None:
+@click.option("--explain", "-e", is_flag=True, help="Every check in full, and each block tested with its times.")
+def test(app, url: str, board: str, sectors: str, journal_dir: Path | None, as_json: bool, unlock: bool,
+         explain: bool) -> None:
     """Erase, program and restore blocks of a fitted chip, timing each step.
 
     Every block is saved to a journal (fsynced) before it is erased and put
@@ -115,26 +117,30 @@ def test(app, url: str, board: str, sectors: str, journal_dir: Path | None, as_j
     if as_json:
         emit_json(report.to_json())
     else:
-        _print(report)
+        _print(report, explain)
     if report.interrupted:
         click.echo("flashcheck: interrupted; every block tested so far was restored", err=True)
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(exit_code([report.verdict]))
 
 
-def _print(report) -> None:
+def _print(report, explain: bool = False) -> None:
+    from flashcheck.output.terminal import echo_checks
+    from flashcheck.rules.verdict import headline_of
+
     plan = report.plan
-    click.echo(f"{verdict_label(report.verdict)} {plan.facts.raw_id.hex()} {plan.identity} on {report.board}: {report.reason}")
+    click.echo(f"{verdict_label(report.verdict)} {plan.facts.raw_id.hex()} {plan.identity} on {report.board}: "
+               f"{headline_of(report.checks)}")
     for p, lay, how in plan.layouts:
         click.echo(f"    configuration: {p.name} [{lay.name}] ({how})")
     for n in plan.notes:
         click.echo(f"    note: {n}")
     if report.protection:
         click.echo(f"    protection: {report.protection}" + (" (unlocked for the test, put back)" if report.unlocked else ""))
-    for c in report.checks:
-        mark = {True: click.style("ok ", fg="green"), False: click.style("NOT", fg="red"), None: click.style("?  ", fg="yellow")}[c.ok]
-        click.echo(f"    {mark} {c.rule}: {c.detail}")
-    for s in report.sectors:
+    echo_checks(report.checks, explain, indent="    ")
+    if report.sectors and not explain:
+        click.echo(f"    {len(report.sectors)} blocks tested (--explain lists each with its times)")
+    for s in report.sectors if explain else ():
         t = s.target
         times = ", ".join(f"{x:.3f} ms" for x in s.erase_ms)
         line = f"      {t.label():<28} {s.status:<11} {s.detail}"

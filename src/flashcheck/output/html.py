@@ -110,8 +110,7 @@ def render(report) -> str:
          "<meta name=viewport content='width=device-width,initial-scale=1'>",
          f"<style>{_CSS}</style></head><body>",
          f"<h1>{e(title)}</h1>",
-         f"<p class=muted>Board: {e(report.board.title)}. Order codes from column <b>{e(report.column)}</b> "
-         f"(header on line {report.header_line}).</p>",
+         f"<p class=muted>Board: {e(report.board.title)}. {e(report.describe()[:1].upper() + report.describe()[1:])}.</p>",
          "<p class=summary>"
          f"<span><b>{len(report.lines)}</b> flash lines</span>"
          f"<span class=pass><b>{c['pass']}</b> pass</span>"
@@ -121,7 +120,7 @@ def render(report) -> str:
          f"{report.rows} rows read</span></p>"]
     overall = "fail" if c["fail"] else "unknown" if c["unknown"] else "pass"
     h.append(f"<p>Overall: <b class={overall}>{overall.upper()}</b></p>")
-    h.append("<h2>Flash lines</h2><table><tr><th>line</th><th>order code</th><th>verdict</th><th>part</th>"
+    h.append("<h2>Flash lines</h2><table><tr><th>where</th><th>order code</th><th>verdict</th><th>part</th>"
              "<th>reason</th><th>alternates that pass</th></tr>")
     parts: dict[str, tuple[Any, tuple[str, ...]]] = {}
     for ln in report.lines:
@@ -140,7 +139,7 @@ def render(report) -> str:
         else:
             alts = f"<span class=muted>{e(ln.alternates_basis) or '-'}</span>"
         anchor = f"<a href='#part-{e(r.part.name)}'>{e(who)}</a>" if r.part else e(who)
-        h.append(f"<tr><td>{ln.line}</td><td><code>{e(ln.code)}</code></td>"
+        h.append(f"<tr><td>{e(ln.where)}</td><td><code>{e(ln.code)}</code></td>"
                  f"<td class='v {e(r.verdict)}'>{e(r.verdict.upper())}</td><td>{anchor}</td>"
                  f"<td>{e(r.reason)}</td><td>{alts}</td></tr>")
     h.append("</table>")

@@ -96,7 +96,7 @@ def fixture_panel(fx: FixtureState, width: int, height: int, serial_for: bool = 
         else:
             lines.append(Text(f"Serial {rec.serial}   Part {who} ({rec.jedec_id or '-'})", overflow="ellipsis", no_wrap=True))
         if not rec.passed:
-            lines.append(Text(f"Why: {rec.reason}", overflow="fold"))
+            lines.append(Text(f"Why: {_why(rec)}", overflow="fold"))
         if rec.stored is False:
             lines.append(Text("(result kept locally: database unreachable)", style="bold yellow on red3"))
         if fx.phase == "remove":
@@ -360,3 +360,13 @@ class TtyReader:
                 self.buffer += ch
             if self.on_key:
                 self.on_key()
+
+
+def _why(rec) -> str:
+    """The fact that decides, for the operator: the first failing check's
+    headline (else the first unknown's), or the reason (hardware faults)."""
+    for want in (False, None):
+        for c in rec.checks:
+            if c.get("ok") is want and c.get("headline"):
+                return f"{c['rule']}: {c['headline']}"
+    return rec.reason

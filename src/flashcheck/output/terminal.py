@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import time
+from contextlib import contextmanager
 from typing import Any
 
 from flashcheck.data.boards import BoardsDB
@@ -221,3 +224,53 @@ def print_parts(parts: list[Part]) -> None:
                   f"{p.voltage[0]:g}-{p.voltage[1]:g} V" if p.voltage else "?", f"[{colour}]{four}[/]",
                   f"{p.source.title[:40]}, {p.source.revision or ''}")
     _console().print(t)
+
+
+def echo_checks(checks, explain: bool = False, indent: str = "  ") -> None:
+    """The checks of a verdict for people: with ``explain`` every check in
+    full with its evidence and sources; without, only those that are not ok,
+    each as its headline, and how many passed."""
+    import click
+
+    from flashcheck.output.text import mark
+
+    shown = checks if explain else [c for c in checks if c.ok is not True]
+    for c in shown:
+        click.echo(f"{indent}{mark(c.ok, colour=True)} {c.rule}: {c.detail if explain else c.short}")
+        if explain:
+            for e in c.evidence:
+                click.echo(f"{indent}        evidence: {e}")
+            for s in c.sources:
+                click.echo(f"{indent}        source: {s}")
+    ok = len(checks) - len(shown)
+    if ok:
+        click.echo(f"{indent}{mark(True, colour=True)} {ok} more rule{'s' if ok > 1 else ''} met (--explain shows each)")
+
+
+@contextmanager
+def bar(what: str, show: bool = True):
+    """A progress bar with ETA on stderr for long work: yields
+    ``progress(done, total)`` (total None: no ETA), or None when ``show``
+    is false or stderr is not a terminal, so pipes and --json stay quiet.
+    The bar appears only after half a second and is gone when done."""
+    if not show or not _stderr_is_terminal():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True, auto_refresh=False) as prog:
+        task = prog.add_task(what, total=None)
+        start = time.monotonic()
+
+        def progress(done: int, total: int | None) -> None:
+            prog.update(task, completed=done, total=total)
+            if time.monotonic() - start > 0.5:
+                prog.refresh()
+
+        yield progress
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()

@@ -24,7 +24,7 @@ def check_command_set(board: Board, part: Part) -> Check:
     detail = f"host speaks {_COMMAND_SETS[board.command_set]}"
     if not ok:
         detail += f"; {part.name} uses {_COMMAND_SETS[part.command_set]}"
-    return Check("command set", ok, detail, src)
+    return Check("command set", ok, detail, src, headline="" if ok else f"{part.command_set} command set, host speaks {board.command_set}")
 
 
 def judge_part(part: Part, board: Board, configurations: tuple[str, ...] = ()) -> list[Check]:

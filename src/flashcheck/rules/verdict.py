@@ -28,9 +28,15 @@ class Check:
     detail: str
     sources: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
+    headline: str = ""  # the one fact that decides, short, for one-line outputs; the detail when empty
+
+    @property
+    def short(self) -> str:
+        return self.headline or self.detail
 
     def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "ok": self.ok, "detail": self.detail, "sources": self.sources, "evidence": self.evidence}
+        return {"rule": self.rule, "ok": self.ok, "detail": self.detail, "headline": self.short,
+                "sources": self.sources, "evidence": self.evidence}
 
 
 @dataclass
@@ -46,6 +52,11 @@ class Result:
     @property
     def reason(self) -> str:
         return reason_of(self.checks, "all rules met")
+
+    @property
+    def headline(self) -> str:
+        """The reason in a few words: the fact that decides the verdict."""
+        return headline_of(self.checks)
 
     def who(self, sep: str = "/") -> str:
         """The part as people name it: manufacturer and family, or the
@@ -79,6 +90,16 @@ def reason_of(checks: list[Check], all_ok: str) -> str:
             if c.ok is want:
                 return f"{c.rule}: {c.detail}"
     return f"{all_ok}: " + ", ".join(c.rule for c in checks)
+
+
+def headline_of(checks: list[Check]) -> str:
+    """The first failing check's headline (else the first unknown's), with
+    how many more there are; "all N rules met" when every check passes."""
+    for want in (False, None):
+        hits = [c for c in checks if c.ok is want]
+        if hits:
+            return hits[0].short + (f" (+{len(hits) - 1} more)" if len(hits) > 1 else "")
+    return f"all {len(checks)} rules met"
 
 
 def verdict_of(checks: list[Check]) -> str:
@@ -115,6 +136,7 @@ def merge_candidates(what: str, per_part: list[tuple[Part, list[Check]]], note: 
             checks.insert(1, Check("identify", None, note))
         return checks
     ident.ok = None
+    ident.headline = f"{what} {len(per_part)} parts with different verdicts{hint}"
     if note:
         ident.detail += f" ({note})"
     ident.detail += " with different verdicts: " + "; ".join(

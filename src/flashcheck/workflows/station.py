@@ -539,7 +539,7 @@ class Station:
             uuid=str(uuid.uuid4()), time=started, station=self.station, fixture=fx.url, fixture_index=fx.index,
             board_number=k, serial=serial, serial_source=source, board=self.board.name, expect=self.expect,
             part=part, jedec_id=jedec, unique_id=uid, verdict=verdict, reason=reason,
-            checks=[{"rule": c.rule, "ok": c.ok, "detail": c.detail} for c in checks],
+            checks=[{"rule": c.rule, "ok": c.ok, "detail": c.detail, "headline": c.short} for c in checks],
             probe_s=timings.get("probe_s"), timings=timings, flashcheck_version=__version__,
             parts_db_version=self.parts_version,
         )

@@ -26,6 +26,20 @@ def _evidence(part, lay) -> list[str]:
             for op in lay.erase]
 
 
+def _missing_words(size: int, missing: list[tuple[int, int]], cap: int) -> str:
+    """"no 4 KiB erase above 0x010000": the gap in a few words."""
+    from flashcheck.rules.erasemap import format_addr
+
+    (start, end), more = missing[0], len(missing) - 1
+    if more == 0 and end >= cap:
+        where = f"above {format_addr(start)}"
+    elif more == 0 and start == 0:
+        where = f"below {format_addr(end)}"
+    else:
+        where = f"at {fmt_range(start, end)}" + (f" (+{more} more)" if more else "")
+    return f"no {format_size(size)} erase {where}"
+
+
 def _judge_size(part, rng, size: int):
     def judge(lay):
         cap = part.capacity_of(lay)
@@ -46,9 +60,9 @@ def _judge_size(part, rng, size: int):
                 + (" and is ignored elsewhere" if op.outside == "ignored" else "")
                 for op in ops
             )
-            return False, f"{format_size(size)} erase missing at {holes}: {have}", evidence
+            return False, f"{format_size(size)} erase missing at {holes}: {have}", evidence, _missing_words(size, missing, cap)
         others = ", ".join(sorted({format_size(s) for op in lay.erase for s in op.sizes}))
-        return False, f"no {format_size(size)} erase at all (erase sizes: {others})", evidence
+        return False, f"no {format_size(size)} erase at all (erase sizes: {others})", evidence, f"no {format_size(size)} erase at all"
 
     return judge
 

@@ -3,7 +3,7 @@ erase opcode erases the size the host expects of it, everywhere."""
 
 from __future__ import annotations
 
-from flashcheck.rules.common import per_layout, sources
+from flashcheck.rules.common import missing, per_layout, sources
 from flashcheck.rules.kinds import RuleKind
 from flashcheck.rules.verdict import Check
 from flashcheck.units import format_size, parse_size
@@ -41,10 +41,10 @@ def _commands(rule, part, layouts) -> list[Check]:
     if not commands:
         return []
     if part.commands is None:
-        return [Check("opcodes", None, f"{part.name}: command list not in the database", sources(rule, part))]
-    missing = [c for c in commands if c not in _known(part, layouts)]
-    if missing:
-        return [Check("opcodes", False, f"host sends {', '.join(f'0x{c:02X}' for c in missing)}, which {part.name} does not list",
+        return [missing(rule, part, "opcodes", "command list")]
+    unlisted = [c for c in commands if c not in _known(part, layouts)]
+    if unlisted:
+        return [Check("opcodes", False, f"host sends {', '.join(f'0x{c:02X}' for c in unlisted)}, which {part.name} does not list",
                       sources(rule, part))]
     return [Check("opcodes", True, f"{part.name} lists every command the host sends ({len(commands)})", sources(rule, part))]
 
@@ -62,7 +62,8 @@ def _erase_judge(part, opcode: int, size: int):
             return True, f"0x{opcode:02X} erases {format_size(size)} everywhere, as the host expects", ev
         if uniform is not None:
             return False, f"host expects 0x{opcode:02X} to erase {format_size(size)}; on {part.name} it erases {format_size(uniform)}", ev
-        return False, f"host expects 0x{opcode:02X} to erase {format_size(size)} everywhere; on {part.name} it erases {regions}", ev
+        return (False, f"host expects 0x{opcode:02X} to erase {format_size(size)} everywhere; on {part.name} it erases {regions}",
+                ev, f"0x{opcode:02X} is not a {format_size(size)} erase everywhere")
 
     return judge
 

@@ -20,7 +20,8 @@ def judge(rule, part, layouts, board):
     if state == "all":
         how = (part.power_up or {}).get("unlock")
         return [Check(NAME, False, f"{part.name} powers up with every block write-protected"
-                      + (f" (cleared by {how})" if how else "") + "; the host never clears it, so writes and erases fail", src)]
+                      + (f" (cleared by {how})" if how else "") + "; the host never clears it, so writes and erases fail", src,
+                      headline="powers up write-protected; the host never unlocks it")]
     detail = "no block protection at power-up" if state == "none" else "protection bits are non-volatile and ship cleared"
     return [Check(NAME, True, f"{part.name}: {detail}", src)]
 

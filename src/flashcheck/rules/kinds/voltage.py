@@ -22,7 +22,7 @@ def judge(rule, part, layouts, board):
     detail = f"supply {want}; {part.name} runs at {vmin:g}-{vmax:g} V"
     if not ok:
         detail += " (a 1.8 V part on a 3.3 V board)" if vmax < 2.5 <= lo else " (outside the part's range)"
-    return [Check("voltage", ok, detail, sources(rule, part))]
+    return [Check("voltage", ok, detail, sources(rule, part), headline="" if ok else f"runs at {vmin:g}-{vmax:g} V, board supplies {want}")]
 
 
 def describe(p) -> str:

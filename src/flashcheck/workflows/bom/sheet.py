@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -34,6 +34,12 @@ class Sheet:
     delimiter: str = ","
     bom: bool = False
     close: Callable[[], None] = lambda: None
+    # schematics (workflows/bom/kicad.py): where each row's symbol is, what was left out, how many rows
+    sheet_col: int | None = None
+    ref_col: int | None = None
+    file_col: int | None = None
+    excluded: dict[str, int] = field(default_factory=dict)
+    total: int | None = None
 
     @property
     def column_name(self) -> str:
@@ -270,6 +276,10 @@ def _open_xlsx(path: Path, column: str | None) -> Sheet:
 def open_bom(path: Path, column: str | None = None, delimiter: str | None = None) -> Sheet:
     """Open a BOM; rows are read as the caller iterates ``sheet.rows``."""
     path = Path(path)
+    from flashcheck.workflows.bom.kicad import is_kicad, open_kicad  # light: sexpdata is imported when used
+
+    if is_kicad(path):
+        return open_kicad(path, column)
     try:
         with open(path, "rb") as f:
             magic = f.read(8)

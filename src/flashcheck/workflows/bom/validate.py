@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from flashcheck.data.database import normalise as normalise_code
 from flashcheck.errors import InputError
@@ -27,6 +27,16 @@ class Line:
     alternates: list[Alternate] = field(default_factory=list)
     alternates_basis: str = ""
     cell: str = ""
+    sheet: str = ""  # schematics: the sheet path ("/Flash/"), the symbol's reference and its sheet file
+    reference: str = ""
+    file: str = ""
+
+    @property
+    def where(self) -> str:
+        """How people find the line: "U3 on /Flash/", or "line 12"."""
+        if self.reference:
+            return f"{self.reference} on {self.sheet}" if self.sheet else self.reference
+        return f"line {self.line}"
 
     def to_json(self, memo: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
         """The fields of ``check --json`` plus line, alternates (and cell,
@@ -46,6 +56,9 @@ class Line:
                 memo[id(self.result)] = base
         out = dict(base)
         out["line"] = self.line
+        for key in ("sheet", "reference", "file"):
+            if getattr(self, key):
+                out["sheet_file" if key == "file" else key] = getattr(self, key)
         if self.cell != self.code:
             out["cell"] = self.cell
         return out
@@ -62,6 +75,7 @@ class Report:
     skipped: int = 0  # rows with a code that is not flash
     empty: int = 0  # rows with no code
     distinct: int = 0
+    excluded: dict[str, int] = field(default_factory=dict)  # schematics: DNP, power symbols, extra units
 
     @property
     def verdicts(self) -> list[str]:
@@ -70,6 +84,15 @@ class Report:
     def counts(self) -> dict[str, int]:
         v = self.verdicts
         return {"pass": v.count("pass"), "fail": v.count("fail"), "unknown": v.count("unknown")}
+
+    def describe(self) -> str:
+        """Where the codes came from, and what a schematic left out."""
+        if self.header_line:
+            return f"order codes from column {self.column!r}, header on line {self.header_line}"
+        out = f"order codes from symbol fields {self.column!r}"
+        if self.excluded:
+            out += "; not counted: " + ", ".join(f"{n} {what}" for what, n in self.excluded.items())
+        return out
 
     def to_json(self) -> dict[str, Any]:
         memo: dict[int, dict[str, Any]] = {}
@@ -83,19 +106,51 @@ class Report:
             "skipped_non_flash": self.skipped,
             "empty": self.empty,
             "counts": self.counts(),
+            **({"excluded": self.excluded} if self.excluded else {}),
             "results": [ln.to_json(memo) for ln in self.lines],
         }
 
 
+def _where(sheet, row: list[str]) -> tuple[str, str, str]:
+    """(sheet path, reference, sheet file) of a schematic's row; empty for a BOM file."""
+    return tuple(row[c] if c is not None and c < len(row) else "" for c in (sheet.sheet_col, sheet.ref_col, sheet.file_col))
+
+
+class _Progress:
+    """Calls ``report(done, total)`` every :data:`EVERY` rows: rows of a
+    schematic, or for a CSV the characters read against the file's size
+    (total None when neither is known: an XLSX)."""
+
+    EVERY = 256
+
+    def __init__(self, sheet, report):
+        self.report = report
+        self.by_rows = sheet.total is not None
+        self.total = sheet.total if self.by_rows else sheet.path.stat().st_size if sheet.kind == "csv" else None
+        self.done = 0
+        self.rows = 0
+
+    def row(self, row: list[str]) -> None:
+        self.done += 1 if self.by_rows or self.total is None else sum(len(c) + 1 for c in row)
+        self.rows += 1
+        if self.rows % self.EVERY == 0:
+            self.report(min(self.done, self.total) if self.total else self.done, self.total)
+
+    def end(self) -> None:
+        self.report(self.total or self.done, self.total or self.done)
+
+
 def validate(app, board, path: Path, column: str | None = None, csv_out: Path | None = None,
-             delimiter: str | None = None) -> Report:
+             delimiter: str | None = None, progress: Callable[[int, int | None], None] | None = None) -> Report:
     """Read the BOM at ``path`` and judge its flash lines on ``board``.
-    Writes the annotated BOM to ``csv_out`` as it goes, if given."""
+    Writes the annotated BOM to ``csv_out`` as it goes, if given; calls
+    ``progress(done, total)`` now and then, if given."""
     sheet = open_bom(path, column, delimiter)
+    tick = _Progress(sheet, progress) if progress else None
     flt = FlashFilter(tuple(n for p in app.parts.parts for n in (p.name, *p.aliases)))
     alts = Alternates(app, board)
     cache: dict[str, tuple[Any, list[Alternate], str]] = {}
-    report = Report(Path(path), board, sheet.column_name, sheet.header_line, [])
+    report = Report(Path(path), board, sheet.column_name, sheet.header_line, [], excluded=dict(sheet.excluded))
     if csv_out and Path(csv_out).exists() and Path(csv_out).resolve() == Path(path).resolve():
         sheet.close()
         raise InputError(f"{csv_out}: --csv would overwrite the BOM being read; give another file name")
@@ -112,6 +167,8 @@ def validate(app, board, path: Path, column: str | None = None, csv_out: Path | 
                 out.row(r)
             out.row(list(sheet.header) + ([] if again else list(OUT_COLUMNS)))
         for ln, row in sheet.rows:
+            if tick:
+                tick.row(row)
             if not "".join(row).strip():
                 if out:
                     out.row(row)
@@ -144,7 +201,7 @@ def validate(app, board, path: Path, column: str | None = None, csv_out: Path | 
 
                     res = copy.copy(res)
                     res.query = code
-                report.lines.append(Line(ln, code, res, found, basis, cell))
+                report.lines.append(Line(ln, code, res, found, basis, cell, *_where(sheet, row)))
                 verdicts.append(res.verdict)
                 reasons.append(res.reason)
                 alt_text.append(", ".join(str(a) for a in found))
@@ -165,6 +222,8 @@ def validate(app, board, path: Path, column: str | None = None, csv_out: Path | 
                     out.row(pad + v)
         if out:
             out.commit()
+        if tick:
+            tick.end()
     finally:
         sheet.close()
         if out:
