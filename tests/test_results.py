@@ -105,7 +105,7 @@ def test_upgrade_from_version_1_keeps_rows(db):
     assert got["SN-NEW"]["timings"] == {"probe_s": 0.01}
     eng = results.open_engine(db)
     with eng.connect() as c:
-        assert results.schema_version(c) == 2
+        assert results.schema_version(c) == results.SCHEMA_VERSION
     eng.dispose()
 
 

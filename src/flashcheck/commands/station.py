@@ -63,6 +63,9 @@ def station(app, urls: tuple[str, ...], board: str, expect: str | None, erase_te
         click.echo("note: no --expect: a chip whose JEDEC ID several database parts share (ef4018 is "
                    "W25Q128BV/FV/JV) is judged unknown, and unknown does not pass", err=True)
     store = ResultStore(db_url)
+    if not store.connect(check_write=True):  # a wrong URL stops here (exit 2); an outage is ridden out
+        click.echo(f"flashcheck: database {store.shown_url} unreachable ({store.last_error}): results are kept "
+                   f"in {store.spool.path} and sent when it is back", err=True)
     live = not plain and sys.stdout.isatty()
     tty_in = live and serial_prompt and sys.stdin.isatty()
     reader = TtyReader() if tty_in else None
@@ -111,7 +114,9 @@ def _print_summary(st, summary, store) -> None:
         by[r.verdict] = by.get(r.verdict, 0) + 1
     parts = ", ".join(f"{v} {k}" for k, v in sorted(by.items()))
     click.echo(f"station {st.station}: {n} board(s) tested, {summary.passed} passed, {summary.not_passed} not passed"
-               + (f" ({parts})" if parts else "") + f"; results in {store.shown_url}")
+               + (f" ({parts})" if parts else "")
+               + (f"; results in {store.shown_url}" if not summary.pending
+                  else f"; {summary.pending} result(s) NOT in {store.shown_url} yet (kept in {store.spool.path})"))
     for r in summary.records:
         if not r.passed:
             click.echo(f"  {verdict_label(r.verdict if r.verdict in ('pass', 'fail', 'unknown') else 'fail')} "
