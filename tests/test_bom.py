@@ -273,7 +273,7 @@ def test_exit_codes(tmp_path, bom):
     assert bom(write_csv(tmp_path / "p.csv", [["MPN"], [PASS_CODE]]))[0] == 0
     assert bom(write_csv(tmp_path / "f.csv", [["MPN"], [PASS_CODE], [FAIL_CODE], [UNKNOWN_CODE]]))[0] == 1
     assert bom(write_csv(tmp_path / "u.csv", [["MPN"], [PASS_CODE], [UNKNOWN_CODE]]))[0] == 3
-    assert bom(write_csv(tmp_path / "none.csv", [["MPN"], ["RC0402FR-0710KL"]]))[0] == 0
+    assert bom(write_csv(tmp_path / "none.csv", [["MPN"], ["RC0402FR-0710KL"]]))[0] == 3  # no flash: never a pass
 
 
 def test_table_output(tmp_path, bom):
@@ -658,3 +658,33 @@ def test_alternates_for_wrong_voltage_class(tmp_path, bom_json):
     names = [a["name"] for a in r["alternates"]]
     assert "W25Q128FV" in names
     assert all(a["voltage_class"] in ("3 V", "wide") for a in r["alternates"])
+
+
+# --------------------------------------------------------------------------
+# Hostile and mistaken BOMs (issue 14)
+
+
+def test_no_flash_line_is_unknown_not_pass(tmp_path, bom):
+    code, out, err = bom(write_csv(tmp_path / "n.csv", [["Ref", "MPN"], ["R1", "RC0402FR-0710KL"], ["C1", "GRM155"]]))
+    assert code == 3
+    assert "PASS" not in out and "UNKNOWN" in out
+    assert "no flash part found in column 'MPN'" in out and "--column" in out
+
+
+def test_empty_order_code_column_is_unknown(tmp_path, bom_json):
+    rows = [["Ref", "MPN", "Value"], ["U1", "", PASS_CODE], ["U2", "", "10k"]]
+    code, data = bom_json(write_csv(tmp_path / "e.csv", rows))
+    assert code == 3
+    assert data["verdict"] == "unknown" and "--column" in data["reason"] and data["empty"] == 2
+
+
+@pytest.mark.parametrize("evil", ["\x1b[2J\x1b[H", "\x1b[31m", "\x1b]0;title\x07", "\x08\x08", "\x9b2J", "\u202e"])
+def test_table_never_prints_control_characters_from_cells(tmp_path, bom, evil):
+    rows = [["Ref", "MPN", "Manufacturer", "Description"],
+            ["U1", f"{evil}{PASS_CODE}", f"Winbond{evil}", f"SPI NOR flash{evil}"],
+            ["U2", f"W25Q12X{evil}JVSIQ", "Winbond", "flash"]]
+    code, out, err = bom(write_csv(tmp_path / "a.csv", rows))
+    assert code in (1, 3)
+    for bad in ("\x1b", "\x07", "\x08", "\x9b", "\u202e"):
+        assert bad not in out
+    assert "\\x1b" in out or "\\x08" in out or "\\x9b" in out or "\\u202e" in out  # shown, not dropped

@@ -596,3 +596,22 @@ def test_start_up_write_check_leaves_no_row(sqlite_db):
     with eng.connect() as c:
         assert c.exec_driver_sql("SELECT count(*) FROM store_checks").scalar() == 0
     eng.dispose()
+
+
+@pytest.mark.parametrize("serial", ["01\x1d0952\x1d21AB", "A\x01B", "X\x1b[2JY"])
+def test_screen_shows_control_characters_in_a_serial_visibly(serial):
+    fx = st.FixtureState(1, "sim://W25Q128JV", phase="result", last=record("fail", serial=serial, reason=f"r {serial}"),
+                         boards=1)
+    text, _ = screen_text([fx])
+    assert serial not in text and "\x1d" not in text and "\x1b" not in text and "\x01" not in text
+    assert serial.replace("\x1d", "\\x1d").replace("\x01", "\\x01").replace("\x1b", "\\x1b") in text
+
+
+def test_plain_screen_and_summary_show_a_scanned_control_character_visibly(sqlite_db):
+    code, out, err = cli("station", "--url", "sim://S25FL127S", "--board", "imp003", "--expect", "S25FL127SABMFI101",
+                         "--db", sqlite_db, "--count", 1, "--no-wait", "--serial-prompt", input="01\x1d2345\x1b[2J\n")
+    assert code == 1, out + err
+    assert "\x1d" not in out and "\x1b" not in out
+    assert "01\\x1d2345\\x1b[2J" in out
+    [r] = results.fetch(sqlite_db)
+    assert r["serial"] == "01\x1d2345\x1b[2J"  # stored verbatim: the database keeps what was scanned

@@ -101,7 +101,7 @@ def check(app, mpns: tuple[str, ...], board: str, as_json: bool, explain: bool) 
     Example:
       flashcheck check W25Q128FVSIG S25FL127SABMFI101 --board imp003
     """
-    from flashcheck.output.text import mark
+    from flashcheck.output.text import mark, printable
     from flashcheck.rules import exit_code
 
     brd = app.board(board)
@@ -109,18 +109,19 @@ def check(app, mpns: tuple[str, ...], board: str, as_json: bool, explain: bool) 
     if as_json:
         emit_json({"board": brd.name, "results": [r.to_json() for r in results]})
     else:
-        width = max(len(q) for q in mpns)
+        # part names, reasons and sources come from files and tables: control characters shown, never run
+        width = max(len(printable(q)) for q in mpns)
         for r in results:
-            who = r.who()
+            who = printable(r.who())
             tag = "" if r.curated else click.style(" [uncurated]", fg="magenta")
-            click.echo(f"{verdict_label(r.verdict)} {r.query:<{width}}  {who}{tag}: {r.reason}")
+            click.echo(f"{verdict_label(r.verdict)} {printable(r.query):<{width}}  {who}{tag}: {printable(r.reason)}")
             if explain:
                 for c in r.checks:
-                    click.echo(f"    {mark(c.ok, colour=True)} {c.rule}: {c.detail}")
+                    click.echo(f"    {mark(c.ok, colour=True)} {printable(c.rule)}: {printable(c.detail)}")
                     for e in c.evidence:
-                        click.echo(f"          evidence: {e}")
+                        click.echo(f"          evidence: {printable(e)}")
                     for s in c.sources:
-                        click.echo(f"          source: {s}")
+                        click.echo(f"          source: {printable(s)}")
     sys.exit(exit_code([r.verdict for r in results]))
 
 

@@ -57,13 +57,25 @@ def bom(app, file: Path, board: str, column: str | None, delimiter: str | None, 
         except OSError as exc:
             raise InputError(f"{html_out}: cannot write: {exc.strerror or exc}") from None
     if as_json:
-        emit_json(report.to_json())
+        data = report.to_json()
+        if not report.lines:
+            data["verdict"], data["reason"] = "unknown", _no_flash(report)
+        emit_json(data)
     else:
         _print(report)
         for what, path in (("annotated BOM", csv_out), ("HTML report", html_out)):
             if path:
                 click.echo(f"{what}: {path}", err=True)
-    sys.exit(exit_code(report.verdicts))
+    # a board profile is about its flash: a BOM without one proves nothing (unknown, never pass)
+    sys.exit(exit_code(report.verdicts or ["unknown"]))
+
+
+def _no_flash(report) -> str:
+    from flashcheck.output.text import printable
+
+    return (f"no flash part found in column {printable(report.column)!r} ({report.rows} rows: {report.skipped} "
+            f"not flash, {report.empty} empty); if the order codes are in another column, name it with "
+            "--column NAME")
 
 
 def _print(report) -> None:
@@ -71,10 +83,12 @@ def _print(report) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from flashcheck.output.text import printable
+
     con = Console(highlight=False)
     c = report.counts()
     if report.lines:
-        t = Table(title=f"{report.path.name} on {report.board.name}", show_lines=True)
+        t = Table(title=printable(f"{report.path.name} on {report.board.name}"), show_lines=True)
         t.add_column("line", justify="right")
         t.add_column("order code", no_wrap=True, min_width=min(32, max(len(ln.code) for ln in report.lines)))
         t.add_column("verdict")
@@ -92,14 +106,16 @@ def _print(report) -> None:
                 alts += f"\n... {len(ln.alternates) - 5} more (--json)"
             if not alts and r.verdict != "pass":
                 alts = ln.alternates_basis
-            t.add_row(str(ln.line), Text(ln.code), Text(r.verdict.upper(), style=style), Text(who),
-                      Text(r.reason), Text(alts))
+            # every cell may come from the BOM: control characters (ANSI escapes ...) shown, never run
+            t.add_row(str(ln.line), Text(printable(ln.code)), Text(r.verdict.upper(), style=style), Text(printable(who)),
+                      Text(printable(r.reason)), Text(printable(alts, newlines=True)))
         con.print(t)
     else:
-        con.print(f"No flash parts found in {report.path} (column {report.column!r}).")
+        click.echo(f"{verdict_label('unknown')} {printable(str(report.path))}: {_no_flash(report)}")
+        return
     overall = "fail" if c["fail"] else "unknown" if c["unknown"] else "pass"
     click.echo(
         f"{verdict_label(overall)} {len(report.lines)} flash lines: {c['pass']} pass, {c['fail']} fail, "
         f"{c['unknown']} unknown; {report.skipped} non-flash lines skipped, {report.empty} without a code "
-        f"({report.rows} rows; order codes from column {report.column!r}, header on line {report.header_line})"
+        f"({report.rows} rows; order codes from column {printable(report.column)!r}, header on line {report.header_line})"
     )

@@ -108,6 +108,8 @@ def _run(st, screen):
 
 
 def _print_summary(st, summary, store) -> None:
+    from flashcheck.output.text import printable
+
     n = len(summary.records)
     by = {}
     for r in summary.records:
@@ -120,7 +122,7 @@ def _print_summary(st, summary, store) -> None:
     for r in summary.records:
         if not r.passed:
             click.echo(f"  {verdict_label(r.verdict if r.verdict in ('pass', 'fail', 'unknown') else 'fail')} "
-                       f"{r.serial} (fixture {r.fixture_index}): {r.reason}")
+                       f"{printable(r.serial)} (fixture {r.fixture_index}): {printable(r.reason)}")
     if summary.pending:
         click.echo(f"flashcheck: {summary.pending} result(s) are kept in {store.spool.path} because the database "
                    f"is unreachable ({store.last_error}); they are sent at the next station run", err=True)
@@ -176,11 +178,21 @@ def report(db_url: str | None, fmt: str, since: str | None, plot: Path | None, o
     else:
         text = rep.to_junit(records)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        _write(output, "--output", lambda: output.write_text(text, encoding="utf-8"))
     elif fmt == "table":
         click.echo(text, nl=False)
     else:
         sys.stdout.write(text)
     if plot is not None:
-        rep.plot(records, summary, plot)
+        _write(plot, "--plot", lambda: rep.plot(records, summary, plot))
         click.echo(f"plot written to {plot}", err=True)
+
+
+def _write(path: Path, option: str, write) -> None:
+    """Run ``write``; a missing or read-only directory is bad input (one line, exit 2)."""
+    from flashcheck.errors import InputError
+
+    try:
+        write()
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot write: {exc.strerror or exc}") from None
