@@ -89,9 +89,15 @@ def _sniff_encoding(head: bytes, path: Path) -> tuple[str, bool]:
     return "utf-8", False
 
 
+#: Longest line read, in characters: a BOM line is a few hundred.
+MAX_LINE = 1 << 20
+
+
 class _Lines:
     """Text lines of a file, read in 64 KiB chunks; decoding errors turned
-    into InputError with the line number."""
+    into InputError with the line number.  Linear in the file's size: the
+    start of a long line is kept as a list of pieces, joined once, and a
+    line over :data:`MAX_LINE` characters is an error."""
 
     def __init__(self, path: Path, encoding: str):
         self.path = path
@@ -100,30 +106,46 @@ class _Lines:
         self.dec = codecs.getincrementaldecoder(encoding)(errors="strict")
         self.line = 0  # lines handed out
         self.ready: list[str] = []  # complete lines, in reverse order
-        self.rest = ""  # the start of a line not yet complete
+        self.rest: list[str] = []  # the start of a line not yet complete, in pieces
+        self.rest_len = 0
         self.done = False
 
     def __iter__(self):
         return self
 
-    def _fill(self) -> None:
-        chunk = self.f.read(1 << 16)
+    def _decode(self, chunk: bytes) -> str:
         try:
-            text = self.rest + self.dec.decode(chunk, final=not chunk)
+            return self.dec.decode(chunk, final=not chunk)
         except UnicodeDecodeError as exc:
-            line = self.line + len(self.ready) + 1 + self.rest.count("\n") + exc.object[: exc.start].count(b"\n")
+            line = self.line + len(self.ready) + 1 + exc.object[: exc.start].count(b"\n")
             raise InputError(
                 f"{self.path}:{line}: not {self.encoding.upper().replace('-SIG', '')} text "
                 f"(byte 0x{exc.object[exc.start]:02X}); save the BOM as UTF-8 CSV or as .xlsx"
             ) from None
-        lines = text.split("\n")
-        self.rest = lines.pop()
+
+    def _fill(self) -> None:
+        chunk = self.f.read(1 << 16)
+        text = self._decode(chunk)
+        if "\n" not in text and chunk:
+            self.rest.append(text)
+            self.rest_len += len(text)
+            if self.rest_len > MAX_LINE:
+                raise InputError(f"{self.path}:{self.line + 1}: line longer than {MAX_LINE:,} characters; "
+                                 "not a BOM line (a BOM line is a few hundred)")
+            return
+        lines = ("".join(self.rest) + text).split("\n")
+        last = lines.pop()
+        self.rest, self.rest_len = ([last], len(last)) if last else ([], 0)
+        if any(len(ln) > MAX_LINE for ln in lines):
+            n = next(i for i, ln in enumerate(lines) if len(ln) > MAX_LINE)
+            raise InputError(f"{self.path}:{self.line + n + 1}: line longer than {MAX_LINE:,} characters; "
+                             "not a BOM line (a BOM line is a few hundred)")
         self.ready = [ln + "\n" for ln in reversed(lines)]
         if not chunk:
             self.done = True
-            if self.rest:
-                self.ready.insert(0, self.rest)
-                self.rest = ""
+            if last:
+                self.ready.insert(0, last)
+                self.rest, self.rest_len = [], 0
 
     def __next__(self) -> str:
         while not self.ready:
@@ -222,7 +244,29 @@ def _cell_text(v: Any) -> str:
     return str(v)
 
 
+#: Most bytes an .xlsx may hold once decompressed: a 10,000-line BOM is
+#: about 2 MB; a zip bomb of 1.5 MB unpacks to gigabytes.
+MAX_XLSX_UNPACKED = 64 << 20
+
+
+def _check_zip(path: Path) -> None:
+    """InputError for a workbook that unpacks to more than
+    :data:`MAX_XLSX_UNPACKED` (the sizes the zip declares; Python's zipfile
+    never inflates an entry past its declared size)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            total = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InputError(f"{path}:1: not a readable .xlsx workbook ({exc})") from None
+    if total > MAX_XLSX_UNPACKED:
+        raise InputError(f"{path}:1: workbook unpacks to {total / (1 << 20):,.0f} MiB, over the "
+                         f"{MAX_XLSX_UNPACKED >> 20} MiB a BOM needs (a zip bomb?); save the BOM as CSV")
+
+
 def _open_xlsx(path: Path, column: str | None) -> Sheet:
+    _check_zip(path)
     try:
         import openpyxl
     except ImportError:  # pragma: no cover
