@@ -51,7 +51,7 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except FlashcheckError as exc:
-            click.echo(f"flashcheck: error: {exc}", err=True)
+            click.echo(error_line(exc), err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("flashcheck: interrupted", err=True)
@@ -77,6 +77,14 @@ def main(ctx: click.Context, parts_dirs: tuple[Path, ...], boards_dirs: tuple[Pa
     from flashcheck.app import App
 
     ctx.obj = App(parts_dirs, boards_dirs, fallback=not no_fallback)
+
+
+def error_line(exc: Exception) -> str:
+    """One line, whatever the message quotes (a file name, a cell, a URL
+    with control characters or line breaks in it: shown, never run)."""
+    from flashcheck.output.text import printable
+
+    return f"flashcheck: error: {printable(str(exc).strip())}"
 
 
 def verdict_label(v: str) -> str:
@@ -184,7 +192,7 @@ def run() -> None:  # console-script entry point
     try:
         main(standalone_mode=True)
     except FlashcheckError as exc:  # raised outside a command (option parsing)
-        click.echo(f"flashcheck: error: {exc}", err=True)
+        click.echo(error_line(exc), err=True)
         sys.exit(exc.exit_code)
 
 

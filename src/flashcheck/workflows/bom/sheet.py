@@ -173,7 +173,9 @@ def _csv_rows(path: Path, encoding: str, delimiter: str) -> tuple[Iterator[tuple
                     return
                 except csv.Error as exc:
                     msg = str(exc)
-                    if "NUL" in msg:
+                    if "field larger than field limit" in msg:
+                        msg = f"a cell of over {csv.field_size_limit():,} characters; not a BOM cell"
+                    elif "NUL" in msg:
                         msg = "binary data (NUL byte); expected CSV/TSV text"
                     elif "end of data" in msg or "EOF" in msg:
                         msg = f"a quoted field opened at or after this line is never closed ({msg})"
