@@ -688,3 +688,26 @@ def test_table_never_prints_control_characters_from_cells(tmp_path, bom, evil):
     for bad in ("\x1b", "\x07", "\x08", "\x9b", "\u202e"):
         assert bad not in out
     assert "\\x1b" in out or "\\x08" in out or "\\x9b" in out or "\\u202e" in out  # shown, not dropped
+
+
+def test_classic_mac_cr_only_line_ends(tmp_path, bom_json):
+    p = tmp_path / "mac.csv"
+    p.write_bytes(f"Ref,MPN\rU1,{PASS_CODE}\rU2,{FAIL_CODE}\r".encode())
+    code, data = bom_json(p)
+    assert code == 1
+    assert [(r["line"], r["verdict"]) for r in data["results"]] == [(2, "pass"), (3, "fail")]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_is_read(tmp_path, bom_json, encoding):
+    p = tmp_path / "u.csv"
+    p.write_bytes(f"Ref,MPN\nU1,{PASS_CODE}\n".encode(encoding))
+    code, data = bom_json(p)
+    assert code == 0 and [r["query"] for r in data["results"]] == [PASS_CODE]
+
+
+def test_binary_bom_says_which_bom(tmp_path, bom):
+    p = tmp_path / "b.csv"
+    p.write_bytes(b"\x00\x01\x02garbage\x00\xff" * 10)
+    code, out, err = bom(p)
+    assert code == 2 and "not a bill of materials" in err

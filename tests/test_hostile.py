@@ -346,3 +346,54 @@ def test_any_db_url(tmp_path_factory, prefix, rest, since):
     if since is not None:
         args.append(f"--since={since}")
     run_cli(args)
+
+
+# -- the README's smaller things ---------------------------------------------------------------
+
+
+def test_the_readme_part_example_is_the_shipped_file_and_works_as_written(run):
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(# yaml-language-server: \$schema=\.\./\.\./parts/schema\.json\n.*?)```", readme,
+                      re.S).group(1)
+    shipped = ROOT / "examples" / "my-parts" / "my-winbond.yaml"
+    assert shipped.read_text(encoding="utf-8") == block
+    assert "jedec_manufacturer: 'ef'" in block  # the quoted form the README tells users to write
+    cmd = re.search(r"\$ flashcheck (--parts examples/my-parts check \S+ --board \S+)", readme).group(1).split()
+    cmd[1] = str(ROOT / cmd[1])
+    code, out, err = run(*cmd)
+    assert code == 0, out + err
+    assert out.startswith("PASS")
+
+
+@pytest.mark.parametrize("mid", ["'ef'", "'0xEF'", "0xEF", "239"])
+def test_jedec_manufacturer_quoted_or_not(tmp_path, run, mid):
+    d = tmp_path / "p"
+    d.mkdir()
+    text = (ROOT / "examples" / "my-parts" / "my-winbond.yaml").read_text(encoding="utf-8")
+    (d / "w.yaml").write_text(text.replace("jedec_manufacturer: 'ef'", f"jedec_manufacturer: {mid}"))
+    code, out, err = run("--parts", d, "check", "W25Q128JVSIQ", "--board", "imp003")
+    assert code == 0, err
+
+
+def test_the_readme_bom_example_is_shipped(run):
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    path = re.search(r"\$ flashcheck bom (\S+) --board", readme).group(1)
+    assert (ROOT / path).is_file()
+    code, out, err = run("bom", ROOT / path, "--board", "imp003")
+    assert code == 0 and "1 flash lines: 1 pass" in out
+
+
+def test_readme_first_command_works_on_a_pep668_python():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first = readme.split("```sh\n", 1)[1].splitlines()[0]
+    assert first.startswith("python3 -m venv .venv && .venv/bin/pip install .")
+    assert "PEP 668" in readme and "pipx" in readme
+
+
+def test_test_help_documents_the_sim_parameters(run):
+    code, out, err = run("test", "--help")
+    assert code == 0 and "fail_after=N" in out and "time_scale=F" in out

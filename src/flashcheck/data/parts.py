@@ -417,6 +417,8 @@ def parse_parts_file(doc: Located) -> list[Part]:
     data = doc.data
     manufacturer = data["manufacturer"]
     mid = data["jedec_manufacturer"]
+    if isinstance(mid, str):  # quoted, as the JEDEC IDs are: 'ef' or '0xEF'
+        mid = int(mid, 16)
     parts = []
     for i, raw in enumerate(data["families"]):
         part = parse_family(doc, manufacturer, raw, i)

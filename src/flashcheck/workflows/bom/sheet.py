@@ -85,8 +85,25 @@ def _sniff_encoding(head: bytes, path: Path) -> tuple[str, bool]:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", True
     if b"\x00" in head:
-        raise InputError(f"{path}:1: binary data, not a BOM; expected a CSV/TSV text file (UTF-8) or an .xlsx workbook")
+        utf16 = _utf16_without_bom(head)
+        if utf16:
+            return utf16, False
+        raise InputError(f"{path}:1: binary data (NUL bytes), not a bill of materials; expected a CSV/TSV text "
+                         "file (UTF-8) or an .xlsx workbook")
     return "utf-8", False
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """'utf-16-le' / 'utf-16-be' for text that is plainly UTF-16 without a
+    byte-order mark (every other byte zero, as ASCII text in UTF-16 is)."""
+    n = len(head) // 2 * 2
+    if n < 4:
+        return None
+    even, odd = head[0:n:2], head[1:n:2]
+    for enc, zeros, text in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if zeros.count(0) >= 0.9 * len(zeros) and text.count(0) == 0:
+            return enc
+    return None
 
 
 #: Longest line read, in characters: a BOM line is a few hundred.
@@ -99,9 +116,10 @@ class _Lines:
     start of a long line is kept as a list of pieces, joined once, and a
     line over :data:`MAX_LINE` characters is an error."""
 
-    def __init__(self, path: Path, encoding: str):
+    def __init__(self, path: Path, encoding: str, cr_only: bool = False):
         self.path = path
         self.encoding = encoding
+        self.cr_only = cr_only  # classic Mac line ends: CR alone ends a line
         self.f = open(path, "rb")
         self.dec = codecs.getincrementaldecoder(encoding)(errors="strict")
         self.line = 0  # lines handed out
@@ -115,7 +133,8 @@ class _Lines:
 
     def _decode(self, chunk: bytes) -> str:
         try:
-            return self.dec.decode(chunk, final=not chunk)
+            text = self.dec.decode(chunk, final=not chunk)
+            return text.replace("\r", "\n") if self.cr_only else text
         except UnicodeDecodeError as exc:
             line = self.line + len(self.ready) + 1 + exc.object[: exc.start].count(b"\n")
             raise InputError(
@@ -159,8 +178,9 @@ class _Lines:
         self.f.close()
 
 
-def _csv_rows(path: Path, encoding: str, delimiter: str) -> tuple[Iterator[tuple[int, list[str]]], Callable[[], None]]:
-    lines = _Lines(path, encoding)
+def _csv_rows(path: Path, encoding: str, delimiter: str,
+              cr_only: bool = False) -> tuple[Iterator[tuple[int, list[str]]], Callable[[], None]]:
+    lines = _Lines(path, encoding, cr_only)
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
 
     def gen():
@@ -193,12 +213,14 @@ def _open_csv(path: Path, column: str | None, delimiter: str | None) -> Sheet:
     with open(path, "rb") as f:
         head = f.read(1 << 16)
     encoding, bom = _sniff_encoding(head, path)
+    text_head = head.decode(encoding, errors="ignore")
+    cr_only = "\r" in text_head and "\n" not in text_head  # classic Mac line ends
     # choose the separator that gives a header row (most fields wins)
     candidates = [delimiter] if delimiter else ["\t", ";", ","]
     best = None
     errors: list[InputError] = []
     for delim in candidates:
-        rows, close = _csv_rows(path, encoding, delim)
+        rows, close = _csv_rows(path, encoding, delim, cr_only)
         sample: list[tuple[int, list[str]]] = []
         try:
             for item in rows:
@@ -215,7 +237,7 @@ def _open_csv(path: Path, column: str | None, delimiter: str | None) -> Sheet:
     if best is None:
         if errors:
             raise errors[-1]
-        rows, close = _csv_rows(path, encoding, delimiter or _count_delim(head))
+        rows, close = _csv_rows(path, encoding, delimiter or _count_delim(head), cr_only)
         sample = []
         for item in rows:
             sample.append(item)
@@ -224,7 +246,7 @@ def _open_csv(path: Path, column: str | None, delimiter: str | None) -> Sheet:
         close()
         raise _no_header(path, sample, column)
     delim, (hi, col), sample = best
-    rows, close = _csv_rows(path, encoding, delim)
+    rows, close = _csv_rows(path, encoding, delim, cr_only)
     preamble = []
     for _ in range(hi):
         preamble.append(next(rows)[1])
