@@ -273,7 +273,7 @@ def test_exit_codes(tmp_path, bom):
     assert bom(write_csv(tmp_path / "p.csv", [["MPN"], [PASS_CODE]]))[0] == 0
     assert bom(write_csv(tmp_path / "f.csv", [["MPN"], [PASS_CODE], [FAIL_CODE], [UNKNOWN_CODE]]))[0] == 1
     assert bom(write_csv(tmp_path / "u.csv", [["MPN"], [PASS_CODE], [UNKNOWN_CODE]]))[0] == 3
-    assert bom(write_csv(tmp_path / "none.csv", [["MPN"], ["RC0402FR-0710KL"]]))[0] == 0
+    assert bom(write_csv(tmp_path / "none.csv", [["MPN"], ["RC0402FR-0710KL"]]))[0] == 3  # no flash: never a pass
 
 
 def test_table_output(tmp_path, bom):
@@ -658,3 +658,56 @@ def test_alternates_for_wrong_voltage_class(tmp_path, bom_json):
     names = [a["name"] for a in r["alternates"]]
     assert "W25Q128FV" in names
     assert all(a["voltage_class"] in ("3 V", "wide") for a in r["alternates"])
+
+
+# --------------------------------------------------------------------------
+# Hostile and mistaken BOMs (issue 14)
+
+
+def test_no_flash_line_is_unknown_not_pass(tmp_path, bom):
+    code, out, err = bom(write_csv(tmp_path / "n.csv", [["Ref", "MPN"], ["R1", "RC0402FR-0710KL"], ["C1", "GRM155"]]))
+    assert code == 3
+    assert "PASS" not in out and "UNKNOWN" in out
+    assert "no flash part found in column 'MPN'" in out and "--column" in out
+
+
+def test_empty_order_code_column_is_unknown(tmp_path, bom_json):
+    rows = [["Ref", "MPN", "Value"], ["U1", "", PASS_CODE], ["U2", "", "10k"]]
+    code, data = bom_json(write_csv(tmp_path / "e.csv", rows))
+    assert code == 3
+    assert data["verdict"] == "unknown" and "--column" in data["reason"] and data["empty"] == 2
+
+
+@pytest.mark.parametrize("evil", ["\x1b[2J\x1b[H", "\x1b[31m", "\x1b]0;title\x07", "\x08\x08", "\x9b2J", "\u202e"])
+def test_table_never_prints_control_characters_from_cells(tmp_path, bom, evil):
+    rows = [["Ref", "MPN", "Manufacturer", "Description"],
+            ["U1", f"{evil}{PASS_CODE}", f"Winbond{evil}", f"SPI NOR flash{evil}"],
+            ["U2", f"W25Q12X{evil}JVSIQ", "Winbond", "flash"]]
+    code, out, err = bom(write_csv(tmp_path / "a.csv", rows))
+    assert code in (1, 3)
+    for bad in ("\x1b", "\x07", "\x08", "\x9b", "\u202e"):
+        assert bad not in out
+    assert "\\x1b" in out or "\\x08" in out or "\\x9b" in out or "\\u202e" in out  # shown, not dropped
+
+
+def test_classic_mac_cr_only_line_ends(tmp_path, bom_json):
+    p = tmp_path / "mac.csv"
+    p.write_bytes(f"Ref,MPN\rU1,{PASS_CODE}\rU2,{FAIL_CODE}\r".encode())
+    code, data = bom_json(p)
+    assert code == 1
+    assert [(r["line"], r["verdict"]) for r in data["results"]] == [(2, "pass"), (3, "fail")]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_is_read(tmp_path, bom_json, encoding):
+    p = tmp_path / "u.csv"
+    p.write_bytes(f"Ref,MPN\nU1,{PASS_CODE}\n".encode(encoding))
+    code, data = bom_json(p)
+    assert code == 0 and [r["query"] for r in data["results"]] == [PASS_CODE]
+
+
+def test_binary_bom_says_which_bom(tmp_path, bom):
+    p = tmp_path / "b.csv"
+    p.write_bytes(b"\x00\x01\x02garbage\x00\xff" * 10)
+    code, out, err = bom(p)
+    assert code == 2 and "not a bill of materials" in err

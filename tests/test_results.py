@@ -13,6 +13,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pg_server import pg  # noqa: F401  (fixture)
 
 sa = pytest.importorskip("sqlalchemy")
@@ -105,7 +107,7 @@ def test_upgrade_from_version_1_keeps_rows(db):
     assert got["SN-NEW"]["timings"] == {"probe_s": 0.01}
     eng = results.open_engine(db)
     with eng.connect() as c:
-        assert results.schema_version(c) == 2
+        assert results.schema_version(c) == results.SCHEMA_VERSION
     eng.dispose()
 
 
@@ -351,3 +353,64 @@ def test_report_since_filters(db):
 def test_report_missing_sqlite_file(tmp_path):
     with pytest.raises(InputError, match="no such database"):
         results.fetch(f"sqlite:///{tmp_path / 'none.db'}")
+
+
+# -- hostile stored strings (issue 14) ---------------------------------------------------
+
+HOSTILE = ["01\x1d0123\x1d21ABC", "A\x01B", "\x1b[2J\x1b[31mRED", "bell\x07", "nul\x00x", "bidi\u202eevil",
+           "lone \ud800 surrogate", "\ufffe\uffff", "\x85\x9b1m"]
+
+
+@pytest.mark.parametrize("bad", HOSTILE)
+def test_junit_stays_valid_xml_for_any_stored_string(bad):
+    r = rec("fail", serial=bad, reason=bad, station=bad, part=bad,
+            checks=[{"rule": bad, "ok": False, "detail": bad}])
+    text = rep.to_junit([r, rec("pass")])
+    text.encode("utf-8")  # no lone surrogate left: it can be written out
+    root = ET.fromstring(text.encode("utf-8"))
+    [case] = [c for c in root.findall(".//testcase") if c.find("failure") is not None]
+    assert "\\x" in case.get("name") or "\\u" in case.get("name")  # replaced visibly, not dropped
+    assert case.find("failure").get("message") != ""
+
+
+@given(st.text(max_size=40))
+@settings(max_examples=150, deadline=None)
+def test_junit_valid_for_any_text(s):
+    root = ET.fromstring(rep.to_junit([rec("unknown", serial=s, reason=s, fixture=s)]).encode("utf-8"))
+    assert root.get("tests") == "1"
+
+
+@pytest.mark.parametrize("bad", HOSTILE)
+def test_csv_and_table_show_control_characters_visibly(bad):
+    import csv
+    import io
+
+    r = rec("fail", serial=bad, reason=bad, station=bad, part=bad)
+    rows = list(csv.DictReader(io.StringIO(rep.to_csv([r]))))
+    table = rep.table(rep.summarise([r]), [r])
+    for text in (rows[0]["serial"], rows[0]["reason"], table):
+        assert "\x1b" not in text and "\x1d" not in text and "\x07" not in text and "\x00" not in text
+        assert "\u202e" not in text
+    assert "\\x" in rows[0]["serial"] or "\\u" in rows[0]["serial"]
+
+
+def test_since_too_far_back_is_bad_input():
+    with pytest.raises(InputError, match="too far back"):
+        rep.parse_since("99999999d")
+
+
+@pytest.mark.parametrize("option", ["-o", "--plot"])
+def test_report_into_a_missing_directory_is_one_line(tmp_path, option):
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    results.ResultStore(db).record(rec())
+    out = tmp_path / "no" / "such" / ("r.svg" if option == "--plot" else "r.txt")
+    res = subprocess.run([sys.executable, "-m", "flashcheck.cli", "report", "--db", db, option, str(out)],
+                         capture_output=True, text=True, env={**__import__("os").environ, "PYTHONPATH": str(SRC)})
+    assert res.returncode == 2, res.stderr
+    assert "cannot write" in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_report_on_an_in_memory_database_is_refused():
+    with pytest.raises(InputError, match="in-memory"):
+        results.fetch("sqlite://")

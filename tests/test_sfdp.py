@@ -329,3 +329,42 @@ def test_density_over_2_gbit_form() -> None:
     import spiflash
 
     assert spiflash.parse_sfdp(bytes(data)).size == info.size
+
+
+# -- hostile dumps (issue 14) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("text, match", [
+    ("00000000  53 46 44 50 06 01 00 ff  00 06 01 10 30 00 00 ff  |SFDP........0...|\n*\n7fffffff\n", "past 1024 KiB"),
+    ("00000000  53 46 44 50 06 01 00 ff  00 06 01 10 30 00 00 ff  |SFDP........0...|\n*\nffffffffffffffff\n", "past"),
+    ("|53 46 44 50|\n", "is not a hexdump offset"),
+    ("00000000  53 46 |SFDP|\n| |\n", "is not a hexdump offset"),
+])
+def test_hostile_hexdumps_are_one_line_errors(tmp_path, run, text: str, match: str) -> None:
+    p = tmp_path / "d.txt"
+    p.write_text(text)
+    with pytest.raises(SfdpError, match=match):
+        load_dump(p)
+    code, out, err = run("sfdp", p)
+    assert code == 2 and match.split()[0] in err and len(err.strip().splitlines()) == 1
+
+
+def test_oversized_dumps_are_refused_before_reading_them_whole(tmp_path) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(sfdp.SIGNATURE + b"\0" * sfdp.MAX_DUMP)
+    with pytest.raises(SfdpError, match="over 1024 KiB"):
+        load_dump(big)
+    hexbig = tmp_path / "big.txt"
+    hexbig.write_text("00 " * (sfdp.MAX_DUMP + 1))
+    with pytest.raises(SfdpError, match="over 1024 KiB"):
+        load_dump(hexbig)
+
+
+def test_sfdp_without_an_argument_says_what_to_give(run) -> None:
+    code, out, err = run("sfdp")
+    assert code == 2 and "give a dump FILE or --url" in err and "not both" not in err
+
+
+def test_sfdp_on_a_directory(tmp_path, run) -> None:
+    code, out, err = run("sfdp", tmp_path)
+    assert code == 2 and "Traceback" not in err

@@ -534,3 +534,84 @@ def test_screen_four_fixtures_fit_80x24():
     assert len(lines) <= 24 and max(len(x) for x in lines) <= 80
     for want in ("S1", "S2", "voltage: a 1.8 V part", "Scan the serial for fixture 3", "TESTING", "SCAN THE SERIAL"):
         assert want in text, want
+
+
+# -- a store that can never keep results is refused at start (issue 14) -------------------------
+
+
+@pytest.mark.parametrize("db, what", [
+    ("sqlite://", "in-memory"),
+    ("sqlite:///:memory:", "in-memory"),
+    ("sqlite:////etc/passwd", "not a database"),
+    ("sqlite:////tmp", "is a directory"),
+    ("sqlite:///{tmp}/r.db?mode=ro", "read-only"),
+    ("postgresql+psycopg://u@127.0.0.1:99999/db", "out of range"),
+    ("postgresql+psycopg://u@127.0.0.1/db?sslmode=bogus", "sslmode"),
+    ("postgresql+psycopg://u@[::1/db", "not a database URL"),
+    ("mysql://u@h/db", "unsupported"),
+])
+def test_a_store_that_cannot_keep_results_is_refused(tmp_path, data_dir, db, what):
+    code, out, err = cli("station", "--url", "sim://W25Q128JV", "--board", "imp003", "--expect", "W25Q128JVSIQ",
+                         "--db", db.format(tmp=tmp_path), "--count", 1, "--no-wait",
+                         env={"FLASHCHECK_DATA_DIR": str(data_dir)})
+    assert code == 2, out + err
+    assert what in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "board(s) tested" not in out  # refused before the first board
+    assert not list(data_dir.glob("spool-*"))
+
+
+def test_a_database_that_does_not_exist_is_refused_not_spooled(pg, data_dir):  # noqa: F811
+    if not pg.running:
+        pg.start()
+    url = pg.url.rsplit("/", 1)[0] + "/nosuchdb"
+    code, out, err = cli("station", "--url", "sim://W25Q128JV", "--board", "imp003", "--expect", "W25Q128JVSIQ",
+                         "--db", url, "--count", 1, "--no-wait", env={"FLASHCHECK_DATA_DIR": str(data_dir)})
+    assert code == 2, out + err
+    assert 'database "nosuchdb" does not exist' in err and len(err.strip().splitlines()) == 1
+    assert not list(data_dir.glob("spool-*"))
+
+
+def test_a_read_only_postgresql_session_is_refused(pg, pgdb, data_dir):  # noqa: F811
+    url = pgdb + "?options=-c%20default_transaction_read_only%3Don"
+    code, out, err = cli("station", "--url", "sim://W25Q128JV", "--board", "imp003", "--expect", "W25Q128JVSIQ",
+                         "--db", url, "--count", 1, "--no-wait", env={"FLASHCHECK_DATA_DIR": str(data_dir)})
+    assert code == 2, out + err
+    assert "read-only" in err
+
+
+def test_an_outage_at_start_is_said_on_screen_and_in_the_summary(data_dir):
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none"
+    code, out, err = cli("station", "--url", "sim://W25Q128JV", "--board", "imp003", "--expect", "W25Q128JVSIQ",
+                         "--db", url, "--count", 1, "--no-wait", env={"FLASHCHECK_DATA_DIR": str(data_dir)})
+    assert code == 0, out + err
+    assert "unreachable" in err.splitlines()[0] and "results are kept in" in err
+    assert "1 result(s) NOT in" in out and "results in postgresql" not in out
+    assert all("\t" not in line for line in err.splitlines())  # libpq's hint line is folded into one
+
+
+def test_start_up_write_check_leaves_no_row(sqlite_db):
+    store = results.ResultStore(sqlite_db)
+    assert store.connect(check_write=True)
+    eng = results.open_engine(sqlite_db)
+    with eng.connect() as c:
+        assert c.exec_driver_sql("SELECT count(*) FROM store_checks").scalar() == 0
+    eng.dispose()
+
+
+@pytest.mark.parametrize("serial", ["01\x1d0952\x1d21AB", "A\x01B", "X\x1b[2JY"])
+def test_screen_shows_control_characters_in_a_serial_visibly(serial):
+    fx = st.FixtureState(1, "sim://W25Q128JV", phase="result", last=record("fail", serial=serial, reason=f"r {serial}"),
+                         boards=1)
+    text, _ = screen_text([fx])
+    assert serial not in text and "\x1d" not in text and "\x1b" not in text and "\x01" not in text
+    assert serial.replace("\x1d", "\\x1d").replace("\x01", "\\x01").replace("\x1b", "\\x1b") in text
+
+
+def test_plain_screen_and_summary_show_a_scanned_control_character_visibly(sqlite_db):
+    code, out, err = cli("station", "--url", "sim://S25FL127S", "--board", "imp003", "--expect", "S25FL127SABMFI101",
+                         "--db", sqlite_db, "--count", 1, "--no-wait", "--serial-prompt", input="01\x1d2345\x1b[2J\n")
+    assert code == 1, out + err
+    assert "\x1d" not in out and "\x1b" not in out
+    assert "01\\x1d2345\\x1b[2J" in out
+    [r] = results.fetch(sqlite_db)
+    assert r["serial"] == "01\x1d2345\x1b[2J"  # stored verbatim: the database keeps what was scanned

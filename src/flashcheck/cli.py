@@ -51,7 +51,7 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except FlashcheckError as exc:
-            click.echo(f"flashcheck: error: {exc}", err=True)
+            click.echo(error_line(exc), err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("flashcheck: interrupted", err=True)
@@ -79,6 +79,14 @@ def main(ctx: click.Context, parts_dirs: tuple[Path, ...], boards_dirs: tuple[Pa
     ctx.obj = App(parts_dirs, boards_dirs, fallback=not no_fallback)
 
 
+def error_line(exc: Exception) -> str:
+    """One line, whatever the message quotes (a file name, a cell, a URL
+    with control characters or line breaks in it: shown, never run)."""
+    from flashcheck.output.text import printable
+
+    return f"flashcheck: error: {printable(str(exc).strip())}"
+
+
 def verdict_label(v: str) -> str:
     label, colour = VERDICT_STYLE[v]
     return click.style(f"{label:<7}", fg=colour, bold=True)
@@ -101,6 +109,7 @@ def check(app, mpns: tuple[str, ...], board: str, as_json: bool, explain: bool) 
     Example:
       flashcheck check W25Q128FVSIG S25FL127SABMFI101 --board imp003
     """
+    from flashcheck.output.text import printable
     from flashcheck.rules import exit_code
 
     brd = app.board(board)
@@ -108,11 +117,12 @@ def check(app, mpns: tuple[str, ...], board: str, as_json: bool, explain: bool) 
     if as_json:
         emit_json({"board": brd.name, "results": [r.to_json() for r in results]})
     else:
-        width = max(len(q) for q in mpns)
+        # part names, reasons and sources come from files and tables: control characters shown, never run
+        width = max(len(printable(q)) for q in mpns)
         for r in results:
-            who = r.who()
+            who = printable(r.who())
             tag = "" if r.curated else click.style(" [uncurated]", fg="magenta")
-            click.echo(f"{verdict_label(r.verdict)} {r.query:<{width}}  {who}{tag}: {r.headline}")
+            click.echo(f"{verdict_label(r.verdict)} {printable(r.query):<{width}}  {who}{tag}: {printable(r.headline)}")
             if explain:
                 from flashcheck.output.terminal import echo_checks
 
@@ -179,7 +189,7 @@ def run() -> None:  # console-script entry point
     try:
         main(standalone_mode=True)
     except FlashcheckError as exc:  # raised outside a command (option parsing)
-        click.echo(f"flashcheck: error: {exc}", err=True)
+        click.echo(error_line(exc), err=True)
         sys.exit(exc.exit_code)
 
 

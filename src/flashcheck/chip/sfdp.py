@@ -354,18 +354,29 @@ def _parse(data: bytes) -> SfdpInfo:
     )
 
 
+#: Largest SFDP image read from a dump: JESD216 tables are a few hundred
+#: bytes, and every pointer is 24-bit.
+MAX_DUMP = 1 << 20
+
+
 def load_dump(path: str | Path) -> bytes:
     """The bytes of an SFDP dump file: binary (starts with ``SFDP``), or hex
     text: plain hex bytes (``53 46 44 50 ...`` or ``53464450...``), or
     ``xxd`` / ``hexdump -C`` output (offsets and the ASCII column are
-    dropped).  SfdpError for a file that is neither."""
+    dropped).  SfdpError for a file that is neither, or whose image would be
+    over :data:`MAX_DUMP` bytes."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        with open(p, "rb") as f:
+            raw = f.read(4 * MAX_DUMP + 1)  # hex text takes up to ~4 characters a byte
     except FileNotFoundError:
         raise SfdpError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise SfdpError(f"{p}: is a directory; expected an SFDP dump file") from None
     except OSError as e:
-        raise SfdpError(f"{p}: cannot read: {e.strerror}") from None
+        raise SfdpError(f"{p}: cannot read: {e.strerror or e}") from None
+    if len(raw) > 4 * MAX_DUMP or (raw.startswith(SIGNATURE) and len(raw) > MAX_DUMP):
+        raise SfdpError(f"{p}: over {MAX_DUMP >> 10} KiB; an SFDP dump is a few hundred bytes")
     if raw.startswith(SIGNATURE):
         return raw
     try:
@@ -389,8 +400,12 @@ def load_dump(path: str | Path) -> bytes:
             tokens = line.split("|", 1)[0].split()
             try:
                 offset = int(tokens[0], 16)
-            except ValueError:
-                raise SfdpError(f"{p}:{lineno}: {tokens[0]!r} is not a hexdump offset") from None
+            except (ValueError, IndexError):
+                first = tokens[0] if tokens else line[:16]
+                raise SfdpError(f"{p}:{lineno}: {first!r} is not a hexdump offset") from None
+            if offset > MAX_DUMP:
+                raise SfdpError(f"{p}:{lineno}: offset 0x{offset:x} is past {MAX_DUMP >> 10} KiB; "
+                                "an SFDP dump is a few hundred bytes")
             tokens = tokens[1:]
         elif tokens[0].endswith(":"):  # xxd: offset:, groups, two spaces, ASCII
             rest = line.split(":", 1)[1].strip()
@@ -408,6 +423,8 @@ def load_dump(path: str | Path) -> bytes:
         if offset is not None and offset != len(out):
             raise SfdpError(f"{p}:{lineno}: offset 0x{offset:x} does not follow the bytes before it")
         out += chunk
+        if len(out) > MAX_DUMP:
+            raise SfdpError(f"{p}:{lineno}: over {MAX_DUMP >> 10} KiB of bytes; an SFDP dump is a few hundred")
         if chunk:
             last_chunk = bytes(chunk)
     if not out:

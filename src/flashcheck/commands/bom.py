@@ -60,13 +60,25 @@ def bom(app, file: Path, board: str, column: str | None, delimiter: str | None, 
         except OSError as exc:
             raise InputError(f"{html_out}: cannot write: {exc.strerror or exc}") from None
     if as_json:
-        emit_json(report.to_json())
+        data = report.to_json()
+        if not report.lines:
+            data["verdict"], data["reason"] = "unknown", _no_flash(report)
+        emit_json(data)
     else:
         _print(report, explain)
         for what, path in (("annotated BOM", csv_out), ("HTML report", html_out)):
             if path:
                 click.echo(f"{what}: {path}", err=True)
-    sys.exit(exit_code(report.verdicts))
+    # a board profile is about its flash: a BOM without one proves nothing (unknown, never pass)
+    sys.exit(exit_code(report.verdicts or ["unknown"]))
+
+
+def _no_flash(report) -> str:
+    from flashcheck.output.text import printable
+
+    return (f"no flash part found in column {printable(report.column)!r} ({report.rows} rows: {report.skipped} "
+            f"not flash, {report.empty} empty); if the order codes are in another column, name it with "
+            "--column NAME")
 
 
 def _print(report, explain: bool = False) -> None:
@@ -76,11 +88,13 @@ def _print(report, explain: bool = False) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from flashcheck.output.text import printable
+
     con = Console(highlight=False)
     c = report.counts()
     if report.lines:
         wide = con.width >= 110  # narrower: no part column, alternates under the reason
-        t = Table(title=f"{report.path.name} on {report.board.name}", box=None, pad_edge=False, header_style="bold")
+        t = Table(title=printable(f"{report.path.name} on {report.board.name}"), box=None, pad_edge=False, header_style="bold")
         t.add_column("where", overflow="fold")
         t.add_column("order code", no_wrap=True)
         t.add_column("verdict", no_wrap=True)
@@ -92,23 +106,25 @@ def _print(report, explain: bool = False) -> None:
         for ln in report.lines:
             r = ln.result
             alts = _alternates(ln, 3)
-            cells = [ln.where.replace(" on ", " ") if ln.reference else str(ln.line), Text(ln.code),
+            # every cell may come from the BOM: control characters (ANSI escapes ...) shown, never run
+            cells = [printable(ln.where.replace(" on ", " ") if ln.reference else str(ln.line)), Text(printable(ln.code)),
                      Text(r.verdict.upper(), style=VERDICT_STYLE[r.verdict])]
             if wide:
-                cells += [Text(_who(r, short=True)), Text(r.headline), Text(alts)]
+                cells += [Text(printable(_who(r, short=True))), Text(printable(r.headline)), Text(printable(alts))]
             else:
-                cells.append(Text(r.headline + (f"\n→ {alts}" if alts else "")))
+                cells.append(Text(printable(r.headline) + (f"\n→ {printable(alts)}" if alts else "")))
             t.add_row(*cells)
         con.print(t)
         if explain:
             _explain(con, report)
     else:
-        con.print(f"No flash parts found in {report.path} (column {report.column!r}).")
+        click.echo(f"{verdict_label('unknown')} {printable(str(report.path))}: {_no_flash(report)}")
+        return
     overall = "fail" if c["fail"] else "unknown" if c["unknown"] else "pass"
     click.echo(
         f"{verdict_label(overall)} {len(report.lines)} flash lines: {c['pass']} pass, {c['fail']} fail, "
         f"{c['unknown']} unknown; {report.skipped} non-flash lines skipped, {report.empty} without a code "
-        f"({report.rows} rows; {report.describe()})"
+        f"({report.rows} rows; {printable(report.describe())})"
     )
 
 

@@ -86,7 +86,9 @@ def sfdp(file: Path | None, url: str | None, as_json: bool) -> None:
     """
     from flashcheck.chip import sfdp as sfdp_mod
 
-    if (file is None) == (url is None):
+    if file is None and url is None:
+        raise click.UsageError("give a dump FILE or --url URL to read the tables from a chip")
+    if file is not None and url is not None:
         raise click.UsageError("give a FILE or --url, not both")
     if file is not None:
         data = sfdp_mod.load_dump(file)

@@ -63,6 +63,9 @@ def station(app, urls: tuple[str, ...], board: str, expect: str | None, erase_te
         click.echo("note: no --expect: a chip whose JEDEC ID several database parts share (ef4018 is "
                    "W25Q128BV/FV/JV) is judged unknown, and unknown does not pass", err=True)
     store = ResultStore(db_url)
+    if not store.connect(check_write=True):  # a wrong URL stops here (exit 2); an outage is ridden out
+        click.echo(f"flashcheck: database {store.shown_url} unreachable ({store.last_error}): results are kept "
+                   f"in {store.spool.path} and sent when it is back", err=True)
     live = not plain and sys.stdout.isatty()
     tty_in = live and serial_prompt and sys.stdin.isatty()
     reader = TtyReader() if tty_in else None
@@ -105,17 +108,21 @@ def _run(st, screen):
 
 
 def _print_summary(st, summary, store) -> None:
+    from flashcheck.output.text import printable
+
     n = len(summary.records)
     by = {}
     for r in summary.records:
         by[r.verdict] = by.get(r.verdict, 0) + 1
     parts = ", ".join(f"{v} {k}" for k, v in sorted(by.items()))
     click.echo(f"station {st.station}: {n} board(s) tested, {summary.passed} passed, {summary.not_passed} not passed"
-               + (f" ({parts})" if parts else "") + f"; results in {store.shown_url}")
+               + (f" ({parts})" if parts else "")
+               + (f"; results in {store.shown_url}" if not summary.pending
+                  else f"; {summary.pending} result(s) NOT in {store.shown_url} yet (kept in {store.spool.path})"))
     for r in summary.records:
         if not r.passed:
             click.echo(f"  {verdict_label(r.verdict if r.verdict in ('pass', 'fail', 'unknown') else 'fail')} "
-                       f"{r.serial} (fixture {r.fixture_index}): {r.reason}")
+                       f"{printable(r.serial)} (fixture {r.fixture_index}): {printable(r.reason)}")
     if summary.pending:
         click.echo(f"flashcheck: {summary.pending} result(s) are kept in {store.spool.path} because the database "
                    f"is unreachable ({store.last_error}); they are sent at the next station run", err=True)
@@ -171,11 +178,21 @@ def report(db_url: str | None, fmt: str, since: str | None, plot: Path | None, o
     else:
         text = rep.to_junit(records)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        _write(output, "--output", lambda: output.write_text(text, encoding="utf-8"))
     elif fmt == "table":
         click.echo(text, nl=False)
     else:
         sys.stdout.write(text)
     if plot is not None:
-        rep.plot(records, summary, plot)
+        _write(plot, "--plot", lambda: rep.plot(records, summary, plot))
         click.echo(f"plot written to {plot}", err=True)
+
+
+def _write(path: Path, option: str, write) -> None:
+    """Run ``write``; a missing or read-only directory is bad input (one line, exit 2)."""
+    from flashcheck.errors import InputError
+
+    try:
+        write()
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot write: {exc.strerror or exc}") from None

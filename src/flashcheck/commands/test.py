@@ -58,7 +58,11 @@ class _Progress:
 
 
 @click.command()
-@click.option("--url", "-u", required=True, help="Transport URL (ftdi://ftdi:232h/1, sim://W25Q128JV?image=chip.bin, ...).")
+@click.option("--url", "-u", required=True,
+              help="Transport URL (ftdi://ftdi:232h/1, sim://W25Q128JV?image=chip.bin, ...).  Simulated chips also "
+                   "take fail_after=N (the transport vanishes after N transactions, an erase or program in progress "
+                   "left half done: a pulled cable, to try recover) and time_scale=F (busy times are the datasheet "
+                   "typical times times F; default 0.001, 1.0 is real time).")
 @click.option("--board", "-b", required=True, help="Board profile name (flashcheck boards) or a YAML file.")
 @click.option("--sectors", default="auto", show_default=True, metavar="auto|ADDR[:SIZE],...",
               help="Blocks to test: auto (every region's first and last block), or addresses, each with an optional "

@@ -25,6 +25,20 @@ _HEX_ID = re.compile(r"^(?:0x)?((?:[0-9a-f]{2}){3,})$", re.IGNORECASE)
 _PACKING = re.compile(r"(?:[-/#](?:TR|T&R|REEL|TAPE|CT|CUT)|\(TR\))$", re.IGNORECASE)
 
 
+#: Longest query looked up, in characters (after dropping spaces).  Real
+#: order codes are under 30; the cap keeps order-code patterns and the
+#: nearest-name search (quadratic in the length) fast on any input.
+MAX_QUERY = 64
+
+
+def check_query_length(code: str) -> None:
+    """InputError for a query too long to be an order code."""
+    n = len(normalise(code))
+    if n > MAX_QUERY:
+        raise InputError(f"{code[:24]!r}... ({n} characters) is too long for an order code, family name or "
+                         f"JEDEC ID (at most {MAX_QUERY})")
+
+
 def normalise(code: str) -> str:
     return re.sub(r"\s+", "", code).upper()
 
@@ -86,6 +100,7 @@ class PartsDB:
         q = normalise(query)
         if not q:
             raise InputError("empty part query")
+        check_query_length(query)
         m = _HEX_ID.match(q)
         if m:
             return self._by_jedec(query, m.group(1).lower())

@@ -15,6 +15,8 @@ from typing import Any
 from flashcheck.data.database import Match, normalise
 from flashcheck.data.parts import EraseOp, Layout, Part, Region, Source
 
+_NEAREST_CHARS = 32
+
 
 def _spiflash():
     try:
@@ -134,6 +136,9 @@ def resolve(match: Match) -> Match:
     parts = [p for f in flashes if (p := part_from_flash(f, spiflash)) is not None]
     if not parts:
         if not match.suggestions:
-            match.suggestions = [n.name for n in spiflash.find_nearest(q, 3)] if not m else []
+            # the search is linear in the code's length per name: past the longest
+            # name in the tables (24) extra characters only add the same tail cost to
+            # every name, so the ranking is that of the first 32
+            match.suggestions = [n.name for n in spiflash.find_nearest(q[:_NEAREST_CHARS], 3)] if not m else []
         return match
     return Match(match.query, parts, how, note=note, suggestions=match.suggestions)

@@ -155,6 +155,63 @@ def _top_level_alternation(pattern: str) -> bool:
     return False
 
 
+#: Longest order-code pattern accepted, in characters.
+MAX_PATTERN = 1000
+_REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+
+
+def check_pattern(text: str) -> str | None:
+    """Why an order-code pattern could take exponential time (Python's
+    ``re`` backtracks and has no time limit), or None.  Refused: a repeat
+    (``*``, ``+``, ``{m,n}`` with n > 1) around another repeat or around an
+    alternation (``(A+)+``, ``(A|AB)*``), and more than two unbounded
+    repeats in one pattern (``.*.*.*X`` is polynomial of high degree).  A
+    look-up also bounds the code's length, so what remains is fast."""
+    if len(text) > MAX_PATTERN:
+        return f"pattern of {len(text)} characters (at most {MAX_PATTERN})"
+    try:
+        from re import _parser as sre_parse  # Python 3.11+
+    except ImportError:  # pragma: no cover
+        import sre_parse  # type: ignore[no-redef]
+    try:
+        tree = sre_parse.parse(text, re.IGNORECASE)
+    except (re.error, RecursionError, OverflowError) as exc:
+        return f"does not compile: {exc}"
+    unbounded = 0
+
+    def walk(items, inside_repeat: bool) -> str | None:
+        nonlocal unbounded
+        for op, av in items:
+            name = str(op)
+            if name in _REPEATS:
+                lo, hi, body = av
+                if hi > 1 and inside_repeat:
+                    return "a repeat inside a repeat (like (A+)+) can take exponential time"
+                if hi == sre_parse.MAXREPEAT:
+                    unbounded += 1
+                why = walk(body, inside_repeat or hi > 1)
+            elif name == "BRANCH":
+                if inside_repeat:
+                    return "an alternation inside a repeat (like (A|AB)*) can take exponential time"
+                why = next((w for b in av[1] if (w := walk(b, inside_repeat))), None)
+            elif name == "SUBPATTERN":
+                why = walk(av[-1], inside_repeat)
+            elif name in ("ASSERT", "ASSERT_NOT"):
+                why = walk(av[1], inside_repeat)
+            elif name == "GROUPREF_EXISTS":
+                why = next((w for b in av[1:] if b is not None and (w := walk(b, inside_repeat))), None)
+            else:
+                why = None
+            if why:
+                return why
+        return None
+
+    why = walk(tree, False)
+    if why is None and unbounded > 2:
+        why = f"{unbounded} unbounded repeats (* or +); at most 2, so that matching stays fast"
+    return why
+
+
 @functools.lru_cache(maxsize=None)
 def _compile(text: str) -> re.Pattern:
     return re.compile(text, re.IGNORECASE)
@@ -312,10 +369,9 @@ def parse_family(doc: Located, manufacturer: str, raw: dict, index: int) -> Part
         layouts.append(Layout("default", default_erase, None, True))
     order_codes = []
     for j, oc in enumerate(raw.get("order_codes") or []):
-        try:
-            _compile(oc["pattern"])
-        except re.error as exc:
-            raise doc.error(f"order code pattern does not compile: {exc}", *keys, "order_codes", j) from None
+        why = check_pattern(oc["pattern"])
+        if why is not None:
+            raise doc.error(f"order code pattern refused: {why}", *keys, "order_codes", j, "pattern")
         unknown = [c for c in oc.get("configurations", []) if c not in {lay.name for lay in layouts}]
         if unknown:
             raise doc.error(f"order code names unknown configuration(s) {', '.join(unknown)}", *keys, "order_codes", j)
@@ -361,6 +417,8 @@ def parse_parts_file(doc: Located) -> list[Part]:
     data = doc.data
     manufacturer = data["manufacturer"]
     mid = data["jedec_manufacturer"]
+    if isinstance(mid, str):  # quoted, as the JEDEC IDs are: 'ef' or '0xEF'
+        mid = int(mid, 16)
     parts = []
     for i, raw in enumerate(data["families"]):
         part = parse_family(doc, manufacturer, raw, i)

@@ -29,13 +29,14 @@ import hashlib
 import json
 import os
 import threading
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
 from flashcheck.errors import EXIT_HARDWARE, FlashcheckError, InputError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _PG_LOCK_KEY = 0x666C6368  # "flch": the advisory lock migrations take
 _RECORD_FIELDS = (
     "uuid", "time", "station", "fixture", "serial", "serial_source", "board", "expect", "part",
@@ -168,10 +169,25 @@ def _step2(conn, sa) -> None:
     conn.execute(sa.text("CREATE INDEX ix_results_time_utc ON results (time_utc)"))
 
 
+def _store_checks(sa, metadata):
+    return sa.Table(
+        "store_checks", metadata,
+        sa.Column("uuid", sa.String(36), primary_key=True),
+        sa.Column("time_utc", sa.DateTime(), nullable=False),
+    )
+
+
+def _step3(conn, sa) -> None:
+    md = sa.MetaData()
+    _store_checks(sa, md)
+    md.create_all(conn)
+
+
 #: (version, what it does, step).  Append; never edit a released step.
 MIGRATIONS = [
     (1, "results and per-rule checks", _step1),
     (2, "timings (JSON: probe and erase-test steps); index on time", _step2),
+    (3, "store_checks: the station's start-up write-and-read-back test", _step3),
 ]
 
 
@@ -211,12 +227,79 @@ def migrate(engine, upto: int = SCHEMA_VERSION) -> int:
 
 
 def _sqlite_path(url: str) -> Path | None:
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
+    u = _parse_url(url)
     if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
         return None
     return Path(u.database)
+
+
+def _parse_url(url: str):
+    import sqlalchemy as sa
+
+    try:
+        u = sa.engine.make_url(url)
+        u.port  # noqa: B018 - a port that is not a number fails here
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        raise InputError(f"--db {display_url(url)}: not a database URL ({exc})") from None
+    return u
+
+
+def check_url(url: str) -> None:
+    """Refuse, before connecting, a store that could never keep a result:
+    in memory (gone when the process exits), read-only, a directory, a
+    backend other than SQLite and PostgreSQL, a port out of range."""
+    u = _parse_url(url)
+    backend = u.get_backend_name()
+    shown = display_url(url)
+    if backend == "sqlite":
+        q = {k.lower(): str(v).lower() for k, v in u.query.items()}
+        if not u.database or u.database == ":memory:" or q.get("mode") == "memory":
+            raise InputError(f"--db {shown}: an in-memory database is lost when the station exits; "
+                             "give a file: sqlite:///PATH")
+        if q.get("mode") == "ro" or q.get("immutable") not in (None, "0", "false"):
+            raise InputError(f"--db {shown}: a read-only database cannot keep results; drop mode=ro/immutable")
+        path = Path(u.database)
+        if path.is_dir():
+            raise InputError(f"--db {shown}: {path} is a directory; give a database file: sqlite:///{path}/results.db")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise InputError(f"--db {shown}: {path} is not writable")
+        if not path.exists() and path.parent.is_dir() and not os.access(path.parent, os.W_OK | os.X_OK):
+            raise InputError(f"--db {shown}: cannot create {path}: directory {path.parent} is not writable")
+    elif backend == "postgresql":
+        if u.port is not None and not 0 < u.port < 65536:
+            raise InputError(f"--db {shown}: port {u.port} is out of range (1-65535)")
+    else:
+        raise InputError(f"--db {shown}: unsupported database {backend!r}; use sqlite:///PATH or "
+                         "postgresql+psycopg://USER:PASS@HOST/DB")
+
+
+# Server and driver messages that mean the URL or the database is wrong,
+# not that it is away: retrying later cannot help.
+_CONFIG_WORDS = ("does not exist", "authentication failed", "no pg_hba.conf entry", "no password supplied",
+                 "connection is bad: invalid", "invalid connection option", "invalid dsn", "permission denied",
+                 "read-only", "readonly", "not a database", "unable to open database file", "disk i/o error",
+                 "database disk image is malformed")
+
+
+def _one_line(exc: BaseException) -> str:
+    """A driver's message on one line (libpq adds a tab-indented hint line)."""
+    orig = getattr(exc, "orig", None) or exc
+    return " ".join(str(orig).split()) or type(orig).__name__
+
+
+def config_problem(exc: BaseException) -> str | None:
+    """The one-line reason when ``exc`` says the store is misconfigured
+    (retrying cannot help); None for an outage (unreachable, timed out,
+    shutting down), which the spool rides out."""
+    orig = getattr(exc, "orig", None) or exc
+    text = _one_line(exc)
+    low = text.lower()
+    if any(w in low for w in _CONFIG_WORDS) or isinstance(exc, (ValueError, TypeError)):
+        return text.removeprefix("connection is bad: ") or type(orig).__name__
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate and sqlstate[:2] in ("25", "28", "3D", "42"):  # read-only, auth, no database, privileges
+        return text
+    return None
 
 
 def open_engine(url: str):
@@ -227,10 +310,7 @@ def open_engine(url: str):
         from sqlalchemy import event
     except ImportError:
         raise InputError("the results store needs SQLAlchemy 2: pip install 'sqlalchemy>=2'") from None
-    try:
-        u = sa.engine.make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise InputError(f"--db {url!r}: not a database URL ({exc})") from None
+    u = _parse_url(url)
     backend = u.get_backend_name()
     try:
         if backend == "sqlite":
@@ -390,6 +470,7 @@ class ResultStore:
                 path.parent.mkdir(parents=True, exist_ok=True)
             elif not path.parent.is_dir():
                 raise InputError(f"--db {url}: no such directory {path.parent}")
+        check_url(self.url)
         self.engine = open_engine(self.url)
         self.spool = Spool(spool_path(self.url, spool_dir))
         self._lock = threading.RLock()
@@ -405,26 +486,50 @@ class ResultStore:
 
     def _down(self, exc: Exception) -> None:
         self.online = False
-        msg = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        self.last_error = msg[0] if msg else type(exc).__name__
+        self.last_error = _one_line(exc)
 
     def _ensure_schema(self) -> None:
         if not self._ready:
             migrate(self.engine)
             self._ready = True
 
-    def connect(self) -> bool:
-        """Try the database now (create/upgrade the schema); True if up."""
+    def connect(self, check_write: bool = False) -> bool:
+        """Try the database now (create/upgrade the schema; with
+        ``check_write``, also write a row, read it back on a fresh
+        connection and delete it); True if up, False if unreachable (an
+        outage: records will be spooled).  InputError when the database is
+        there but can never keep records (no such database, wrong password,
+        read-only, not a database file)."""
         import sqlalchemy as sa
 
         with self._lock:
             try:
                 self._ensure_schema()
+                if check_write:
+                    self._write_check()
                 self.online = True
                 self.last_error = None
-            except sa.exc.SQLAlchemyError as exc:
+            except (sa.exc.SQLAlchemyError, ValueError, TypeError) as exc:
+                why = config_problem(exc)
+                if why is not None:
+                    raise InputError(f"--db {self.shown_url}: {why}") from None
                 self._down(exc)
             return bool(self.online)
+
+    def _write_check(self) -> None:
+        import sqlalchemy as sa
+
+        table = _store_checks(sa, sa.MetaData())
+        token = str(uuid.uuid4())
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(table).values(uuid=token, time_utc=utc_now().replace(tzinfo=None)))
+        self.engine.dispose()  # read back on a new connection, not from this one's cache
+        with self.engine.begin() as conn:
+            back = conn.execute(sa.select(table.c.uuid).where(table.c.uuid == token)).first()
+            conn.execute(sa.delete(table).where(table.c.uuid == token))
+        if back is None:
+            raise InputError(f"--db {self.shown_url}: a test row written at start-up could not be read back; "
+                             "results would be lost")
 
     def flush(self) -> int:
         """Send the spool, oldest first, in one transaction; the number
@@ -508,6 +613,8 @@ def fetch(url: str | None, since: datetime | None = None) -> list[dict[str, Any]
     path = _sqlite_path(url)
     if path is not None and not path.exists():
         raise InputError(f"--db {url}: no such database file")
+    if path is None and _parse_url(url).get_backend_name() == "sqlite":
+        raise InputError(f"--db {display_url(url)}: an in-memory database holds no results; give the station's file")
     engine = open_engine(url)
     results, checks = _tables(sa, sa.MetaData())
     try:
@@ -525,8 +632,11 @@ def fetch(url: str | None, since: datetime | None = None) -> list[dict[str, Any]
                         results.c.time_utc >= since.astimezone(timezone.utc).replace(tzinfo=None))))
                 for c in conn.execute(cq):
                     by_id.setdefault(c.result_id, []).append({"rule": c.rule, "ok": c.ok, "detail": c.detail})
-    except sa.exc.SQLAlchemyError as exc:
-        raise DatabaseError(f"{display_url(url)}: cannot read results: {str(getattr(exc, 'orig', exc)).strip()}") from None
+    except (sa.exc.SQLAlchemyError, ValueError) as exc:
+        why = config_problem(exc)
+        if why is not None:
+            raise InputError(f"--db {display_url(url)}: {why}") from None
+        raise DatabaseError(f"{display_url(url)}: cannot read results: {_one_line(exc)}") from None
     finally:
         engine.dispose()
     out = []

@@ -76,9 +76,72 @@ def _index_lines(node: Any, path: tuple, out: dict[tuple, int]) -> None:
             _index_lines(item, path + (i,), out)
 
 
+#: Largest data file read, in bytes (the biggest built-in one is ~100 KB).
+MAX_FILE = 4 << 20
+#: Most nodes a document may expand to with its aliases resolved: a
+#: "billion laughs" file of a few lines expands to billions.
+MAX_NODES = 200_000
+
+
+def _check_nodes(path: Path, root: Any) -> None:
+    """InputError for a duplicate mapping key (file:line: a second ``name:``
+    would silently win), a recursive alias, or a document whose aliases
+    expand it past :data:`MAX_NODES`.  Each node is visited once (sizes
+    memoised), so a bomb costs no more than its text."""
+    import yaml
+
+    size: dict[int, int] = {}
+    active: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:  # iterative: a deeply nested document must not overflow Python's stack
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            active.discard(key)
+            kids = _children(node, yaml)
+            size[key] = 1 + sum(size[id(k)] for k in kids)
+            if size[key] > MAX_NODES:
+                raise InputError(f"{path}:{node.start_mark.line + 1}: aliases expand this document past "
+                                 f"{MAX_NODES:,} values (a 'billion laughs' file?)")
+            continue
+        if key in size:
+            continue
+        if key in active:
+            raise InputError(f"{path}:{node.start_mark.line + 1}: recursive alias (an anchor used inside itself)")
+        active.add(key)
+        if isinstance(node, yaml.MappingNode):
+            _no_duplicates(path, node, yaml)
+        stack.append((node, True))
+        stack.extend((k, False) for k in _children(node, yaml) if id(k) not in size)
+
+
+def _children(node: Any, yaml) -> list[Any]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _no_duplicates(path: Path, node: Any, yaml) -> None:
+    seen: dict[Any, int] = {}
+    for k, _v in node.value:
+        if not isinstance(k, yaml.ScalarNode) or k.value == "<<" and k.tag.endswith(":merge"):
+            continue
+        line = k.start_mark.line + 1
+        if k.value in seen:
+            raise InputError(f"{path}:{line}: duplicate key {k.value!r} (first at line {seen[k.value]}); "
+                             "the second would silently replace the first")
+        seen[k.value] = line
+
+
 def load_yaml(path: Path) -> Located:
-    """Parse ``path``; a syntax error becomes an InputError naming file and line."""
+    """Parse ``path``; a syntax error becomes an InputError naming file and
+    line, as do a duplicate key, an alias bomb and a file over
+    :data:`MAX_FILE` bytes."""
     try:
+        if path.stat().st_size > MAX_FILE:
+            raise InputError(f"{path}: {path.stat().st_size:,} bytes, over the {MAX_FILE >> 20} MiB a data file may be")
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
@@ -87,7 +150,11 @@ def load_yaml(path: Path) -> Located:
     yaml, loader = _yaml()
     try:
         node = yaml.compose(text, Loader=loader)
+        if node is not None:
+            _check_nodes(path, node)
         data = yaml.load(text, Loader=loader)
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply to be a data file") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from flashcheck.errors import InputError
-from flashcheck.output.text import inert, mark
+from flashcheck.output.text import csv_cell, mark, printable, xml_text
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|days|w|wk|weeks?)\s*$", re.I)
 _UNIT_S = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400, "day": 86400, "days": 86400,
@@ -32,7 +32,10 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     now = now or datetime.now(timezone.utc)
     m = _DURATION.match(text)
     if m:
-        return now - timedelta(seconds=float(m.group(1)) * _UNIT_S[m.group(2).lower()])
+        try:
+            return now - timedelta(seconds=float(m.group(1)) * _UNIT_S[m.group(2).lower()])
+        except (OverflowError, ValueError):
+            raise InputError(f"--since {text.strip()!r}: too far back (before year 1)") from None
     try:
         t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -103,11 +106,12 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
-def _cols(rows: list[list[str]], head: list[str]) -> str:
+def _cols(rows: list[list[Any]], head: list[str]) -> str:
+    rows = [[printable(x) for x in r] for r in rows]  # station names, parts, causes come from the database
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     fmt = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
     lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*map(str, r)) for r in rows]
+    lines += [fmt.format(*r) for r in rows]
     return "\n".join("  " + x.rstrip() for x in lines)
 
 
@@ -146,7 +150,7 @@ def to_csv(records: list[dict[str, Any]]) -> str:
         row = dict(r)
         row["causes"] = "; ".join(causes(r))
         row["test_s"] = (r.get("timings") or {}).get("test_s")
-        w.writerow([inert("" if row.get(f) is None else row.get(f)) for f in CSV_FIELDS])
+        w.writerow([csv_cell("" if row.get(f) is None else row.get(f)) for f in CSV_FIELDS])
     return buf.getvalue()
 
 
@@ -184,6 +188,10 @@ def to_junit(records: list[dict[str, Any]]) -> str:
     root.set("tests", str(tot["tests"]))
     root.set("failures", str(tot["failures"]))
     root.set("errors", str(tot["errors"]))
+    for el in root.iter():  # any stored string (a scanned serial with GS 0x1D ...) stays valid XML
+        el.text = None if el.text is None else xml_text(el.text)
+        for k, v in el.attrib.items():
+            el.attrib[k] = xml_text(v)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

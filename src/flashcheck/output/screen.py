@@ -20,6 +20,7 @@ import threading
 from typing import Any
 
 from flashcheck.workflows.station import BoardRecord, FixtureState, Listener
+from flashcheck.output.text import printable
 
 _FONT = {
     "P": ["████ ", "█   █", "████ ", "█    ", "█    "],
@@ -70,7 +71,7 @@ def fixture_panel(fx: FixtureState, width: int, height: int, serial_for: bool = 
     from rich.text import Text
 
     inner_w, inner_h = max(width - 4, 10), max(height - 2, 1)
-    title = Text(f" Fixture {fx.index}: {fx.url} ", style="bold")
+    title = Text(f" Fixture {fx.index}: {printable(fx.url)} ", style="bold")
     sub = Text(f" {fx.boards} tested, {fx.passed} passed ")
     rec = fx.last
     lines: list[Any] = []
@@ -89,14 +90,14 @@ def fixture_panel(fx: FixtureState, width: int, height: int, serial_for: bool = 
             lines.append(Align.center(Text(f" {word} ", style="reverse")))
         if rec.verdict not in ("pass", "fail"):
             lines.append(Text(_verdict_words(rec), overflow="ellipsis", no_wrap=True))
-        who = rec.part or "not identified"
+        who = printable(rec.part or "not identified")
         if inner_h >= 14:  # room for a line each
-            lines.append(Text(f"Serial {rec.serial}", overflow="ellipsis", no_wrap=True))
+            lines.append(Text(f"Serial {printable(rec.serial)}", overflow="ellipsis", no_wrap=True))
             lines.append(Text(f"Part   {who} (JEDEC {rec.jedec_id or '-'})", overflow="ellipsis", no_wrap=True))
         else:
-            lines.append(Text(f"Serial {rec.serial}   Part {who} ({rec.jedec_id or '-'})", overflow="ellipsis", no_wrap=True))
+            lines.append(Text(f"Serial {printable(rec.serial)}   Part {who} ({rec.jedec_id or '-'})", overflow="ellipsis", no_wrap=True))
         if not rec.passed:
-            lines.append(Text(f"Why: {_why(rec)}", overflow="fold"))
+            lines.append(Text(f"Why: {printable(_why(rec))}", overflow="fold"))
         if rec.stored is False:
             lines.append(Text("(result kept locally: database unreachable)", style="bold yellow on red3"))
         if fx.phase == "remove":
@@ -126,10 +127,10 @@ def fixture_panel(fx: FixtureState, width: int, height: int, serial_for: bool = 
         if fx.phase == "testing" and fx.progress:
             lines.append(Align.center(Text(fx.progress, overflow="ellipsis", no_wrap=True)))
         if fx.phase == "fault" and fx.message:
-            lines.append(Text(fx.message, overflow="fold"))
+            lines.append(Text(printable(fx.message), overflow="fold"))
         if rec is not None:
             lines.append(Text(""))
-            lines.append(Text(f"Last: {rec.verdict.upper()} {rec.serial}", overflow="ellipsis", no_wrap=True, style="dim"))
+            lines.append(Text(f"Last: {rec.verdict.upper()} {printable(rec.serial)}", overflow="ellipsis", no_wrap=True, style="dim"))
     return Panel(Group(*lines), title=title, subtitle=sub, style=style, height=height, width=width,
                  title_align="left", subtitle_align="right")
 
@@ -276,11 +277,11 @@ class PlainScreen(Listener):
         if fx.phase == "fault" and fx.message != said:
             self._faults[fx.index] = fx.message
             with self._lock:
-                self.echo(f"fixture {fx.index} ({fx.url}): FAULT: {fx.message}")
+                self.echo(f"fixture {fx.index} ({printable(fx.url)}): FAULT: {printable(fx.message)}")
         elif fx.phase not in ("fault", "stopped") and said:
             self._faults[fx.index] = None
             with self._lock:
-                self.echo(f"fixture {fx.index} ({fx.url}): back")
+                self.echo(f"fixture {fx.index} ({printable(fx.url)}): back")
 
     def result(self, fx: FixtureState, rec: BoardRecord) -> None:
         if self.bell:
@@ -293,12 +294,12 @@ class PlainScreen(Listener):
         extra = "" if rec.verdict in ("pass", "fail") else f" ({rec.verdict}, not passed)"
         kept = "  [kept locally: database unreachable]" if rec.stored is False else ""
         with self._lock:
-            self.echo(f"fixture {fx.index} board {rec.board_number}: {word}{extra}  serial {rec.serial}  "
-                      f"part {rec.part or 'not identified'}  jedec {rec.jedec_id or '-'}: {rec.reason}{kept}")
+            self.echo(f"fixture {fx.index} board {rec.board_number}: {word}{extra}  serial {printable(rec.serial)}  "
+                      f"part {printable(rec.part or 'not identified')}  jedec {rec.jedec_id or '-'}: {printable(rec.reason)}{kept}")
 
     def prompt(self, fx: FixtureState | None) -> None:
         if fx is not None:
-            who = f"fixture {fx.index} ({fx.url})" if len(self.fixtures) > 1 else "the next board"
+            who = f"fixture {fx.index} ({printable(fx.url)})" if len(self.fixtures) > 1 else "the next board"
             with self._lock:
                 self.echo(f"scan the serial number for {who} and press Enter:")
 

@@ -75,29 +75,40 @@ def _console():
     return Console(highlight=False)
 
 
+def _safe(text: Any) -> str:
+    """Text from a query, a part file or a table, for rich markup: control
+    characters shown (:func:`printable`), ``[`` never read as markup."""
+    from rich.markup import escape
+
+    from flashcheck.output.text import printable
+
+    return escape(printable(text))
+
+
 def print_lookup(match: Match) -> None:
     from rich.table import Table
     from rich.text import Text
 
     con = _console()
+    query = _safe(match.query)
     if not match.parts:
-        hint = f" Did you mean: {', '.join(match.suggestions)}?" if match.suggestions else ""
-        con.print(f"[yellow]{match.query}: not a known order code, family or JEDEC ID.[/]{hint}")
+        hint = f" Did you mean: {_safe(', '.join(match.suggestions))}?" if match.suggestions else ""
+        con.print(f"[yellow]{query}: not a known order code, family or JEDEC ID.[/]{hint}")
         return
     if len(match.parts) > 1:
-        con.print(f"[yellow]{match.query} ({match.how}) matches {len(match.parts)} parts:[/] "
-                  + ", ".join(p.name for p in match.parts))
+        con.print(f"[yellow]{query} ({match.how}) matches {len(match.parts)} parts:[/] "
+                  + _safe(", ".join(p.name for p in match.parts)))
     if match.note:
-        con.print(f"[yellow]note:[/] {match.note}")
+        con.print(f"[yellow]note:[/] {_safe(match.note)}")
     for p in match.parts:
-        con.rule(f"[bold]{p.manufacturer} {p.name}[/]" + ("" if p.curated else " [magenta](uncurated)[/]"))
+        con.rule(f"[bold]{_safe(p.manufacturer)} {_safe(p.name)}[/]" + ("" if p.curated else " [magenta](uncurated)[/]"))
         t = Table.grid(padding=(0, 2))
         t.add_column(style="dim")
         t.add_column()
         ids = ", ".join(p.jedec_ids) + (f" (extended {p.ext_id})" if p.ext_id else "")
         t.add_row("JEDEC ID", ids)
         if p.aliases:
-            t.add_row("also", ", ".join(p.aliases[:8]) + (" ..." if len(p.aliases) > 8 else ""))
+            t.add_row("also", _safe(", ".join(p.aliases[:8])) + (" ..." if len(p.aliases) > 8 else ""))
         t.add_row("capacity", f"{format_size(p.capacity)}" + (f", {p.page_size} B pages" if p.page_size else ""))
         if p.voltage:
             t.add_row("supply", f"{p.voltage[0]:g}-{p.voltage[1]:g} V")
@@ -115,14 +126,14 @@ def print_lookup(match: Match) -> None:
             for k, v in match.fields.items():
                 meaning = p.fields.get(k, {}).get(v)
                 decoded.append(f"{k}={v}" + (f" ({meaning})" if meaning else ""))
-            t.add_row("order code", ", ".join(decoded))
-        t.add_row("source", f"{p.source}" + (f"  [dim]{p.source.where}[/]" if p.source.where else ""))
+            t.add_row("order code", _safe(", ".join(decoded)))
+        t.add_row("source", _safe(p.source) + (f"  [dim]{_safe(p.source.where)}[/]" if p.source.where else ""))
         for k, v in p.disagreements.items():
-            t.add_row("[red]disagree[/]", f"{k}: {v}")
+            t.add_row("[red]disagree[/]", _safe(f"{k}: {v}"))
         for u in p.unconfirmed:
-            t.add_row("unconfirmed", u)
+            t.add_row("unconfirmed", _safe(u))
         for n in p.notes:
-            t.add_row("note", n)
+            t.add_row("note", _safe(n))
         con.print(t)
         only = match.configurations.get(p.name, ())
         for lay in p.layouts:
@@ -232,16 +243,17 @@ def echo_checks(checks, explain: bool = False, indent: str = "  ") -> None:
     each as its headline, and how many passed."""
     import click
 
-    from flashcheck.output.text import mark
+    from flashcheck.output.text import mark, printable
 
+    # rules, details and sources quote files, chips and tables: control characters shown, never run
     shown = checks if explain else [c for c in checks if c.ok is not True]
     for c in shown:
-        click.echo(f"{indent}{mark(c.ok, colour=True)} {c.rule}: {c.detail if explain else c.short}")
+        click.echo(f"{indent}{mark(c.ok, colour=True)} {printable(c.rule)}: {printable(c.detail if explain else c.short)}")
         if explain:
             for e in c.evidence:
-                click.echo(f"{indent}        evidence: {e}")
+                click.echo(f"{indent}        evidence: {printable(e)}")
             for s in c.sources:
-                click.echo(f"{indent}        source: {s}")
+                click.echo(f"{indent}        source: {printable(s)}")
     ok = len(checks) - len(shown)
     if ok:
         click.echo(f"{indent}{mark(True, colour=True)} {ok} more rule{'s' if ok > 1 else ''} met (--explain shows each)")

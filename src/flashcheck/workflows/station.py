@@ -330,7 +330,9 @@ class Station:
         Ctrl-C in the calling thread stops after the current boards (twice:
         also cuts an erase test short)."""
         if self.store is not None:
-            self.store.connect()  # DatabaseError (schema newer than this flashcheck): stop here
+            if self.store.online is None:  # not checked by the caller yet
+                # InputError (can never keep records) / DatabaseError (schema newer): stop here
+                self.store.connect(check_write=True)
             self.store.flush()
             self.listener.store(self.store.status())
         for fx in self.fixtures:

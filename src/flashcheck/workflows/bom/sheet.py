@@ -91,45 +91,86 @@ def _sniff_encoding(head: bytes, path: Path) -> tuple[str, bool]:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", True
     if b"\x00" in head:
-        raise InputError(f"{path}:1: binary data, not a BOM; expected a CSV/TSV text file (UTF-8) or an .xlsx workbook")
+        utf16 = _utf16_without_bom(head)
+        if utf16:
+            return utf16, False
+        raise InputError(f"{path}:1: binary data (NUL bytes), not a bill of materials; expected a CSV/TSV text "
+                         "file (UTF-8) or an .xlsx workbook")
     return "utf-8", False
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """'utf-16-le' / 'utf-16-be' for text that is plainly UTF-16 without a
+    byte-order mark (every other byte zero, as ASCII text in UTF-16 is)."""
+    n = len(head) // 2 * 2
+    if n < 4:
+        return None
+    even, odd = head[0:n:2], head[1:n:2]
+    for enc, zeros, text in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if zeros.count(0) >= 0.9 * len(zeros) and text.count(0) == 0:
+            return enc
+    return None
+
+
+#: Longest line read, in characters: a BOM line is a few hundred.
+MAX_LINE = 1 << 20
 
 
 class _Lines:
     """Text lines of a file, read in 64 KiB chunks; decoding errors turned
-    into InputError with the line number."""
+    into InputError with the line number.  Linear in the file's size: the
+    start of a long line is kept as a list of pieces, joined once, and a
+    line over :data:`MAX_LINE` characters is an error."""
 
-    def __init__(self, path: Path, encoding: str):
+    def __init__(self, path: Path, encoding: str, cr_only: bool = False):
         self.path = path
         self.encoding = encoding
+        self.cr_only = cr_only  # classic Mac line ends: CR alone ends a line
         self.f = open(path, "rb")
         self.dec = codecs.getincrementaldecoder(encoding)(errors="strict")
         self.line = 0  # lines handed out
         self.ready: list[str] = []  # complete lines, in reverse order
-        self.rest = ""  # the start of a line not yet complete
+        self.rest: list[str] = []  # the start of a line not yet complete, in pieces
+        self.rest_len = 0
         self.done = False
 
     def __iter__(self):
         return self
 
-    def _fill(self) -> None:
-        chunk = self.f.read(1 << 16)
+    def _decode(self, chunk: bytes) -> str:
         try:
-            text = self.rest + self.dec.decode(chunk, final=not chunk)
+            text = self.dec.decode(chunk, final=not chunk)
+            return text.replace("\r", "\n") if self.cr_only else text
         except UnicodeDecodeError as exc:
-            line = self.line + len(self.ready) + 1 + self.rest.count("\n") + exc.object[: exc.start].count(b"\n")
+            line = self.line + len(self.ready) + 1 + exc.object[: exc.start].count(b"\n")
             raise InputError(
                 f"{self.path}:{line}: not {self.encoding.upper().replace('-SIG', '')} text "
                 f"(byte 0x{exc.object[exc.start]:02X}); save the BOM as UTF-8 CSV or as .xlsx"
             ) from None
-        lines = text.split("\n")
-        self.rest = lines.pop()
+
+    def _fill(self) -> None:
+        chunk = self.f.read(1 << 16)
+        text = self._decode(chunk)
+        if "\n" not in text and chunk:
+            self.rest.append(text)
+            self.rest_len += len(text)
+            if self.rest_len > MAX_LINE:
+                raise InputError(f"{self.path}:{self.line + 1}: line longer than {MAX_LINE:,} characters; "
+                                 "not a BOM line (a BOM line is a few hundred)")
+            return
+        lines = ("".join(self.rest) + text).split("\n")
+        last = lines.pop()
+        self.rest, self.rest_len = ([last], len(last)) if last else ([], 0)
+        if any(len(ln) > MAX_LINE for ln in lines):
+            n = next(i for i, ln in enumerate(lines) if len(ln) > MAX_LINE)
+            raise InputError(f"{self.path}:{self.line + n + 1}: line longer than {MAX_LINE:,} characters; "
+                             "not a BOM line (a BOM line is a few hundred)")
         self.ready = [ln + "\n" for ln in reversed(lines)]
         if not chunk:
             self.done = True
-            if self.rest:
-                self.ready.insert(0, self.rest)
-                self.rest = ""
+            if last:
+                self.ready.insert(0, last)
+                self.rest, self.rest_len = [], 0
 
     def __next__(self) -> str:
         while not self.ready:
@@ -143,8 +184,9 @@ class _Lines:
         self.f.close()
 
 
-def _csv_rows(path: Path, encoding: str, delimiter: str) -> tuple[Iterator[tuple[int, list[str]]], Callable[[], None]]:
-    lines = _Lines(path, encoding)
+def _csv_rows(path: Path, encoding: str, delimiter: str,
+              cr_only: bool = False) -> tuple[Iterator[tuple[int, list[str]]], Callable[[], None]]:
+    lines = _Lines(path, encoding, cr_only)
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
 
     def gen():
@@ -157,7 +199,9 @@ def _csv_rows(path: Path, encoding: str, delimiter: str) -> tuple[Iterator[tuple
                     return
                 except csv.Error as exc:
                     msg = str(exc)
-                    if "NUL" in msg:
+                    if "field larger than field limit" in msg:
+                        msg = f"a cell of over {csv.field_size_limit():,} characters; not a BOM cell"
+                    elif "NUL" in msg:
                         msg = "binary data (NUL byte); expected CSV/TSV text"
                     elif "end of data" in msg or "EOF" in msg:
                         msg = f"a quoted field opened at or after this line is never closed ({msg})"
@@ -175,12 +219,14 @@ def _open_csv(path: Path, column: str | None, delimiter: str | None) -> Sheet:
     with open(path, "rb") as f:
         head = f.read(1 << 16)
     encoding, bom = _sniff_encoding(head, path)
+    text_head = head.decode(encoding, errors="ignore")
+    cr_only = "\r" in text_head and "\n" not in text_head  # classic Mac line ends
     # choose the separator that gives a header row (most fields wins)
     candidates = [delimiter] if delimiter else ["\t", ";", ","]
     best = None
     errors: list[InputError] = []
     for delim in candidates:
-        rows, close = _csv_rows(path, encoding, delim)
+        rows, close = _csv_rows(path, encoding, delim, cr_only)
         sample: list[tuple[int, list[str]]] = []
         try:
             for item in rows:
@@ -197,7 +243,7 @@ def _open_csv(path: Path, column: str | None, delimiter: str | None) -> Sheet:
     if best is None:
         if errors:
             raise errors[-1]
-        rows, close = _csv_rows(path, encoding, delimiter or _count_delim(head))
+        rows, close = _csv_rows(path, encoding, delimiter or _count_delim(head), cr_only)
         sample = []
         for item in rows:
             sample.append(item)
@@ -206,7 +252,7 @@ def _open_csv(path: Path, column: str | None, delimiter: str | None) -> Sheet:
         close()
         raise _no_header(path, sample, column)
     delim, (hi, col), sample = best
-    rows, close = _csv_rows(path, encoding, delim)
+    rows, close = _csv_rows(path, encoding, delim, cr_only)
     preamble = []
     for _ in range(hi):
         preamble.append(next(rows)[1])
@@ -228,7 +274,29 @@ def _cell_text(v: Any) -> str:
     return str(v)
 
 
+#: Most bytes an .xlsx may hold once decompressed: a 10,000-line BOM is
+#: about 2 MB; a zip bomb of 1.5 MB unpacks to gigabytes.
+MAX_XLSX_UNPACKED = 64 << 20
+
+
+def _check_zip(path: Path) -> None:
+    """InputError for a workbook that unpacks to more than
+    :data:`MAX_XLSX_UNPACKED` (the sizes the zip declares; Python's zipfile
+    never inflates an entry past its declared size)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            total = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InputError(f"{path}:1: not a readable .xlsx workbook ({exc})") from None
+    if total > MAX_XLSX_UNPACKED:
+        raise InputError(f"{path}:1: workbook unpacks to {total / (1 << 20):,.0f} MiB, over the "
+                         f"{MAX_XLSX_UNPACKED >> 20} MiB a BOM needs (a zip bomb?); save the BOM as CSV")
+
+
 def _open_xlsx(path: Path, column: str | None) -> Sheet:
+    _check_zip(path)
     try:
         import openpyxl
     except ImportError:  # pragma: no cover

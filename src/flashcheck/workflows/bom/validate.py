@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from flashcheck.data.database import normalise as normalise_code
+from flashcheck.data.database import MAX_QUERY, normalise as normalise_code
 from flashcheck.errors import InputError
+from flashcheck.output.text import printable
 from flashcheck.workflows.bom.alternates import Alternate, Alternates
 from flashcheck.workflows.bom.columns import OUT_COLUMNS, header_key, split_cell
 from flashcheck.workflows.bom.csvout import CsvOut
@@ -17,6 +18,9 @@ from flashcheck.workflows.bom.sheet import open_bom
 
 # --------------------------------------------------------------------------
 # Validation
+
+#: Longest order-code cell read, in characters.
+MAX_CELL = 2000
 
 
 @dataclass
@@ -180,6 +184,9 @@ def validate(app, board, path: Path, column: str | None = None, csv_out: Path | 
                 )
             report.rows += 1
             cell = row[col] if col < len(row) else ""
+            if len(cell) > MAX_CELL:
+                raise InputError(f"{path}:{ln}: order-code cell of {len(cell)} characters (a cell lists at most "
+                                 f"a few codes: {MAX_CELL} characters)")
             codes = split_cell(cell)
             manu = row[mcol] if mcol is not None and mcol < len(row) else ""
             desc = row[dcol] if dcol is not None and dcol < len(row) else ""
@@ -191,6 +198,9 @@ def validate(app, board, path: Path, column: str | None = None, csv_out: Path | 
             verdicts, reasons, alt_text = [], [], []
             for code in flash:
                 key = normalise_code(code)
+                if len(key) > MAX_QUERY:
+                    raise InputError(f"{path}:{ln}: {printable(code[:24])!r}... ({len(key)} characters) is too long "
+                                     f"for an order code (at most {MAX_QUERY})")
                 if key not in cache:
                     res = app.check(code, board)
                     found, basis = alts.for_result(res) if res.verdict != "pass" else ([], "")
