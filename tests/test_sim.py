@@ -25,6 +25,24 @@ EXPECTED_IDS = {
     "SST26VF064B": "bf2643",
     "M25P16": "20201510",
     "SIM-HYBRID-DEMO": "ee4018",
+    # models added from datasheets: the ID each datasheet prints
+    "W25Q128FV": "ef4018",
+    "W25Q128BV": "ef4018",
+    "W25Q64JV": "ef4017",
+    "W25Q32JV": "ef4016",
+    "W25Q256JV": "ef4019",
+    "GD25Q128C": "c84018",
+    "GD25Q32C": "c84016",
+    "MX25L3206E": "c22016",
+    "MX25L1606E": "c22015",
+    "MX25L3205D": "c22016",
+    "MX25R6435F": "c22817",
+    "M25P80": "202014",
+    "N25Q256A": "20bb19",
+    "S25FL128P": "012018",
+    "SST26VF032B": "bf2642",
+    "SST25VF016B": "bf2541",
+    "AT45DB321E": "1f2701",
 }
 
 
