@@ -29,7 +29,7 @@ class App:
 
     def resolve(self, query: str) -> Match:
         match = self.parts.resolve(query)
-        if not match.parts and self.fallback:
+        if not match.parts and not match.undecoded and self.fallback:
             from flashcheck.data import fallback as uncurated
 
             match = uncurated.resolve(match)
