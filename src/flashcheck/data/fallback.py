@@ -258,3 +258,30 @@ def resolve(match: Match) -> Match:
     out = Match(match.query, parts, how, note=note, suggestions=match.suggestions)
     out.stripped, out.removed = match.stripped, match.removed
     return out
+
+
+def _covered(db: Any, name: str) -> bool:
+    """Whether a merged-table name is a curated family: its name, alias or
+    order code, or a generic name a curated one extends (Linux's W25Q128)."""
+    q = normalise(name)
+    return bool(db.resolve(name).parts) or any(n.startswith(q) for n in db.by_name)
+
+
+def others_with_id(match: Match, db: Any) -> Match:
+    """Route 2: an ID query must see every part that answers the ID.  Add
+    the merged tables' chips for the ID under the names no curated family
+    or alias covers (c22016: MX25L3205, MX25L3205A... beside the curated
+    MX25L3233F), each as an uncurated candidate."""
+    idx = index()
+    if idx is None or match.how != "JEDEC ID" or not match.parts:
+        return match
+    extra = []
+    for part in by_jedec(idx, match.parts[0].jedec_id):
+        names = [n for n in (part.name, *part.aliases) if "." not in n and not _covered(db, n)]
+        if names and part.capacity in {p.capacity for p in match.parts}:
+            extra.append(dataclasses.replace(part, name=names[0], aliases=tuple(names[1:])))
+    if extra:
+        match.parts = match.parts + extra
+        listed = "; ".join(f"{p.name} (also {', '.join(p.aliases)})" if p.aliases else p.name for p in extra)
+        match.note = (match.note + "; " if match.note else "") + f"the merged tables list more parts for this ID: {listed}"
+    return match

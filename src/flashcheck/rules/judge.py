@@ -93,10 +93,13 @@ def judge(match: Match, board: Board) -> Result:
         return Result(match.query, UNKNOWN, None, [Check("identify", None, detail)], match=match)
     curated = all(p.curated for p in match.parts)
     per_part = [(p, judge_part(p, board, match.configurations.get(p.name, ()))) for p in match.parts]
+    read_as = ([Check("identify", True, f"read {match.query!r} as {match.stripped} (removed {', '.join(match.removed)})")]
+               if match.removed else [])
     if len(per_part) == 1:
         part, checks = per_part[0]
         if match.note:
             checks.insert(0, Check("identify", None, match.note, [cite_part(part)]))
+        checks = read_as + checks
         return Result(match.query, verdict_of(checks), part, checks, [part], match, curated)
-    checks = merge_candidates(f"{match.how} {match.query} matches", per_part, match.note)
+    checks = read_as + merge_candidates(f"{match.how} {match.query} matches", per_part, match.note)
     return Result(match.query, verdict_of(checks), None, checks, [p for p, _ in per_part], match, curated)
