@@ -57,7 +57,7 @@ def test_decorated_code_resolves_like_the_code(code, decor):
     """Property: a code that decodes still decodes to the same family,
     whatever decoration a cart adds, and the decoration is reported."""
     code = code.upper()
-    if not code.isascii() or any(c.isspace() for c in code):
+    if not code.isascii() or any(c.isspace() for c in code) or code.endswith("-"):
         return
     plain = DB.resolve(code)
     if not plain.parts or plain.how != "order code":
