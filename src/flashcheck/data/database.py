@@ -29,6 +29,7 @@ _STRIPS: tuple[tuple[str, re.Pattern], ...] = (
     ("distributor prefix", re.compile(r"^(\d{2,4})-(?=[A-Z])")),  # Digi-Key 256-, Mouser 454-
     ("Digi-Key suffix", re.compile(r"(?<=[0-9A-Z])((?:CT|TR|DKR)?-ND)$")),  # ...CT-ND, ...TR-ND, ...-ND
     ("packing suffix", re.compile(r"(?:[-/#]" + _PACKING_WORD + r"|\(TR\))$")),  # -TR, /TR, #TR, (TR)
+    ("packing suffix", re.compile(r"(?<=[0-9A-Z])TR$")),  # W25Q32JVSSIQTR as carts write it
 )
 _SPACED_PACKING = re.compile(r"\s+" + _PACKING_WORD + r"$", re.IGNORECASE)  # 'GD25Q64CSIG TR'
 #: Maker names a BOM may put before the code ('Winbond W25Q128JVSIQ').
