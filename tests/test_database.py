@@ -132,7 +132,8 @@ def test_user_board_overrides_builtin(run, tmp_path):
     )
     code, out, _ = run("--boards", d, "check", "--json", "--board", "imp003", "W25Q128FVSIG")
     (r,) = json.loads(out)["results"]
-    assert [c["rule"] for c in r["checks"]] == ["command set", "capacity"] and r["verdict"] == "fail"
+    assert [c["rule"] for c in r["checks"]][:3] == ["command set", "page program", "capacity"] and r["verdict"] == "fail"
+    assert "erase 4 KiB" not in [c["rule"] for c in r["checks"]]  # the built-in imp003's rules are gone
 
 
 def test_board_file_name_must_match(tmp_path, run):

@@ -14,6 +14,13 @@ sources: {s: {title: test host}}
 rules:
   - {rule: erase, sizes: [4 KiB, 64 KiB], source: s}
   - {rule: voltage, supply: 3.3, source: s}
+not_applicable:
+  capacity: {why: test host}
+  address_mode: {why: test host}
+  opcodes: {why: test host}
+  erase_time: {why: test host}
+  power_up_protection: {why: test host}
+  clock: {why: test host}
 """
 
 
@@ -32,7 +39,7 @@ def test_uncurated_by_jedec_id(run, basic_board):
     assert r["part"]["name"] == "ZB25VQ16"
     assert r["verdict"] == "pass" and code == 0
     assert all("[uncurated]" in c["detail"] for c in r["checks"])
-    assert all(any("spiflash" in s for s in c["sources"]) for c in r["checks"])
+    assert all(any("spiflash" in s for s in c["sources"]) for c in r["checks"] if "not applicable" not in c["detail"])
 
 
 def test_uncurated_text_output_is_marked(run, basic_board):
@@ -72,14 +79,43 @@ def _eraser(opcode, *blocks):
 def test_disagreeing_erase_layouts_are_recorded():
     size = 1 << 20
     flash = SimpleNamespace(records=[
-        _record("flashrom", [_eraser(0x20, (4096, 256)), _eraser(0xC7, (size, 1))]),
-        _record("linux", [_eraser(0x20, (65536, 16))]),
+        _record("flashrom", [_eraser(0x20, (4096, 256)), _eraser(0xD8, (65536, 16)), _eraser(0xC7, (size, 1))]),
+        _record("linux", [_eraser(0x20, (65536, 16)), _eraser(0xD8, (65536, 16))]),
         _record("u-boot", [_eraser(0xD8, (65536, 16))]),
     ])
     layouts, disagree = uncurated._layouts(flash, size)
     assert "0x20" in disagree["erasers"] and "flashrom" in disagree["erasers"] and "linux" in disagree["erasers"]
     # the agreed opcode is kept; the disputed one is not used
     assert [op.opcode for op in layouts[0].erase] == [0xD8]
+
+
+def test_opcode_only_some_sources_list_is_disputed():
+    """Route 1 (S25FL064P): emulator tables claim a uniform 0x20 that
+    flashrom, Linux and U-Boot leave out; OpenOCD (one erase per chip) is no
+    witness either way.  Every disputed opcode is described, not the last."""
+    size = 8 << 20
+    flash = SimpleNamespace(records=[
+        _record("flashrom", [_eraser(0xD8, (65536, 128)), _eraser(0xC7, (size, 1))]),
+        _record("u-boot", [_eraser(0xD8, (65536, 128))]),
+        _record("qemu", [_eraser(0x20, (4096, 2048)), _eraser(0xD8, (65536, 128))]),
+        _record("openfpgaloader", [_eraser(0x20, (4096, 2048)), _eraser(0x52, (32768, 256))]),
+        _record("openocd", [_eraser(0xD8, (65536, 128))]),
+    ])
+    layouts, disagree = uncurated._layouts(flash, size)
+    assert [op.opcode for op in layouts[0].erase] == [0xD8]
+    text = disagree["erasers"]
+    assert "0x20" in text and "0x52" in text and "not listed by flashrom, u-boot" in text
+
+
+def test_every_source_agreeing_keeps_the_opcode():
+    size = 1 << 20
+    flash = SimpleNamespace(records=[
+        _record("flashrom", [_eraser(0x20, (4096, 256)), _eraser(0xD8, (65536, 16))]),
+        _record("openocd", [_eraser(0xD8, (65536, 16))]),
+        _record("dediprog", [_eraser(0xC7, (size, 1))]),
+    ])
+    layouts, disagree = uncurated._layouts(flash, size)
+    assert not disagree and [op.opcode for op in layouts[0].erase] == [0x20, 0xD8]
 
 
 def test_non_uniform_layout_from_blocks():

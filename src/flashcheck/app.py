@@ -29,7 +29,11 @@ class App:
 
     def resolve(self, query: str) -> Match:
         match = self.parts.resolve(query)
-        if not match.parts and self.fallback:
+        if self.fallback and match.how == "JEDEC ID" and match.parts and not match.ext_id:
+            from flashcheck.data import fallback as uncurated
+
+            match = uncurated.others_with_id(match, self.parts)
+        elif not match.parts and not match.undecoded and self.fallback:
             from flashcheck.data import fallback as uncurated
 
             match = uncurated.resolve(match)

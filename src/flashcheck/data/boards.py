@@ -40,6 +40,12 @@ class Board:
     test: dict[str, Any] = field(default_factory=dict)
     where: str | None = None
     command_set: str = "spi-nor"
+    program_bytes: int = 256  # the most bytes the host writes with one 0x02
+    # Requirement kinds stated as not applying (kind -> (why, source or None))
+    # and as not known (kind -> why).  Every kind is a rule, one of these,
+    # or unstated; unstated and not known cap a verdict at unknown.
+    not_applicable: dict[str, tuple[str, Source | None]] = field(default_factory=dict)
+    not_known: dict[str, str] = field(default_factory=dict)
 
 
 def parse_sizes(doc: Located, values: list, *keys: Any) -> list[int]:
@@ -73,6 +79,7 @@ def parse_board(doc: Located) -> Board:
         kind = raw["rule"]
         params.update(kinds.get(kind).parse(doc, raw, k))
         rules.append(Rule(kind, params, sources[key], raw.get("why"), doc.where(*k)))
+    not_applicable, not_known = _statements(doc, sources, {r.kind for r in rules})
     return Board(
         name=data["name"],
         title=data["title"],
@@ -84,7 +91,29 @@ def parse_board(doc: Located) -> Board:
         test=data.get("test") or {},
         where=str(doc.path),
         command_set=data.get("command_set", "spi-nor"),
+        program_bytes=data.get("program_bytes", 256),
+        not_applicable=not_applicable,
+        not_known=not_known,
     )
+
+
+def _statements(doc: Located, sources: dict[str, Source], ruled: set[str]):
+    """``not_applicable`` and ``not_known``: a kind stated twice (as a rule
+    and here, or in both) is an error naming its line."""
+    not_applicable: dict[str, tuple[str, Source | None]] = {}
+    for kind, entry in (doc.data.get("not_applicable") or {}).items():
+        key = entry.get("source")
+        if key is not None and key not in sources:
+            raise doc.error(f"source {key!r} is not one of sources: {', '.join(sources)}", "not_applicable", kind, "source")
+        not_applicable[kind] = (entry["why"], sources.get(key) if key else None)
+    not_known = dict(doc.data.get("not_known") or {})
+    for section, kinds_ in (("not_applicable", not_applicable), ("not_known", not_known)):
+        for kind in kinds_:
+            if kind in ruled:
+                raise doc.error(f"{kind} is stated as a rule and under {section}", section, kind)
+    for kind in set(not_applicable) & set(not_known):
+        raise doc.error(f"{kind} is under both not_applicable and not_known", "not_known", kind)
+    return not_applicable, not_known
 
 
 def _load_file(path: Path, schema: Path) -> Board:

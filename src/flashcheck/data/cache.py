@@ -65,11 +65,37 @@ class Cache:
     def save(self) -> None:
         if not self.dirty or self.path is None:
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(self.entries, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.path)
-        except OSError:
-            pass  # a read-only home is no reason to fail a check
+        _write(self.path, self.entries)
+
+
+def load_value(kind: str, stamp: Any) -> Any:
+    """A value saved with :func:`save_value` under the same ``stamp``, or None."""
+    path = cache_path(kind)
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            saved_stamp, value = pickle.load(fh)
+    except Exception:  # missing, stale or unreadable
+        return None
+    return value if saved_stamp == stamp else None
+
+
+def save_value(kind: str, stamp: Any, value: Any) -> None:
+    path = cache_path(kind)
+    if path is None:
+        return
+    _write(path, (stamp, value))
+
+
+def _write(path: Path, value: Any) -> None:
+    """Pickle ``value`` to ``path`` atomically; a read-only home is no reason
+    to fail a check, so errors are ignored."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass

@@ -21,8 +21,21 @@ from flashcheck.errors import InputError
 from flashcheck.data.parts import Part, parse_parts_file
 
 _HEX_ID = re.compile(r"^(?:0x)?((?:[0-9a-f]{2}){3,})$", re.IGNORECASE)
-# Packing suffixes that distributors and BOM tools append to an order code.
-_PACKING = re.compile(r"(?:[-/#](?:TR|T&R|REEL|TAPE|CT|CUT)|\(TR\))$", re.IGNORECASE)
+
+# How BOMs, carts and distributors decorate an order code, tried only when
+# the code as written does not resolve; each strip is reported.
+_PACKING_WORD = r"(?:TR|T&R|REEL|TAPE|CT|CUT|CUTTAPE|TUBE|TRAY|DKR)"
+_STRIPS: tuple[tuple[str, re.Pattern], ...] = (
+    ("distributor prefix", re.compile(r"^(\d{2,4})-(?=[A-Z])")),  # Digi-Key 256-, Mouser 454-
+    ("Digi-Key suffix", re.compile(r"(?<=[0-9A-Z])((?:CT|TR|DKR)?-ND)$")),  # ...CT-ND, ...TR-ND, ...-ND
+    ("packing suffix", re.compile(r"(?:[-/#]" + _PACKING_WORD + r"|\(TR\))$")),  # -TR, /TR, #TR, (TR)
+    ("packing suffix", re.compile(r"(?<=[0-9A-Z])TR$")),  # W25Q32JVSSIQTR as carts write it
+)
+_SPACED_PACKING = re.compile(r"\s+" + _PACKING_WORD + r"$", re.IGNORECASE)  # 'GD25Q64CSIG TR'
+#: Maker names a BOM may put before the code ('Winbond W25Q128JVSIQ').
+MAKERS = ("WINBOND", "MACRONIX", "GIGADEVICE", "GIGA", "MICRON", "NUMONYX", "ST", "STMICROELECTRONICS", "SPANSION",
+          "CYPRESS", "INFINEON", "MICROCHIP", "SST", "ISSI", "ADESTO", "ATMEL", "RENESAS", "DIALOG", "EON", "PUYA",
+          "XMC", "ZBIT", "BOYA", "FM", "FUDAN")
 
 
 #: Longest query looked up, in characters (after dropping spaces).  Real
@@ -43,6 +56,29 @@ def normalise(code: str) -> str:
     return re.sub(r"\s+", "", code).upper()
 
 
+def strip_decorations(query: str) -> tuple[str, list[str]]:
+    """The order code inside a BOM or cart entry, and what was taken off it
+    (``"packing suffix ' TR'"``): a leading maker name, a packing word after
+    a space, distributor prefixes and suffixes, a trailing -TR."""
+    removed: list[str] = []
+    text = query.strip()
+    words = text.split()
+    if len(words) > 1 and words[0].upper().strip(",") in MAKERS:
+        removed.append(f"maker name {words[0]!r}")
+        text = " ".join(words[1:])
+    m = _SPACED_PACKING.search(text)
+    if m and m.start() > 0:
+        removed.append(f"packing suffix {m.group(0).strip()!r}")
+        text = text[: m.start()]
+    code = normalise(text)
+    for what, rx in _STRIPS:
+        m = rx.search(code)
+        if m and len(code) - len(m.group(0)) >= 5:
+            removed.append(f"{what} {m.group(0)!r}")
+            code = code[: m.start()] + code[m.end():]
+    return code, removed
+
+
 @dataclass
 class Match:
     query: str
@@ -53,6 +89,14 @@ class Match:
     suggestions: list[str] = field(default_factory=list)
     note: str | None = None  # why the match is weak, if it is
     ext_id: str | None = None  # extended ID bytes given in the query
+    stripped: str | None = None  # the order code looked up, where decorations were taken off the query
+    removed: list[str] = field(default_factory=list)  # what was taken off, for --explain and --json
+
+    @property
+    def undecoded(self) -> bool:
+        """A code that starts with a curated family's name but does not
+        decode: never handed to the fallback's looser name matching."""
+        return self.how == "undecoded"
 
 
 def _part_files(directory: Path) -> list[Path]:
@@ -104,17 +148,37 @@ class PartsDB:
         m = _HEX_ID.match(q)
         if m:
             return self._by_jedec(query, m.group(1).lower())
+        found = self._by_code_or_name(query, q)
+        if found is not None:
+            return found
+        code, removed = strip_decorations(query)
+        if removed and code:
+            found = self._by_code_or_name(query, code)
+            if found is not None:
+                found.stripped, found.removed = code, removed
+                return found
+        match = self._undecoded(query, code or q)
+        match.stripped, match.removed = (code, removed) if removed else (None, [])
+        return match
+
+    def _by_code_or_name(self, query: str, q: str) -> Match | None:
         found = self._by_order_code(query, q)
-        if found is None:
-            stripped = _PACKING.sub("", q)
-            if stripped != q:
-                found = self._by_order_code(query, stripped)
         if found is not None:
             return found
         parts = self.by_name.get(q, [])
-        if parts:
-            return Match(query, list(parts), "family name")
-        return Match(query, [], "none", suggestions=self.suggest(q))
+        return Match(query, list(parts), "family name") if parts else None
+
+    def _undecoded(self, query: str, q: str) -> Match:
+        """No part: when the code starts with a curated family's name it is
+        that family's code written in a way its patterns do not accept, and
+        the answer is unknown naming the family, not a guess."""
+        heads = sorted((n for n in self.by_name if q.startswith(n) and len(n) >= 5), key=len, reverse=True)
+        if not heads:
+            return Match(query, [], "none", suggestions=self.suggest(q))
+        families = list(dict.fromkeys(p.name for p in self.by_name[heads[0]]))
+        note = (f"{q} starts with {', '.join(families)} but does not decode as its order code "
+                "(package, temperature, option or packing letters not in the datasheet's ordering table)")
+        return Match(query, [], "undecoded", suggestions=families, note=note)
 
     def _by_order_code(self, query: str, q: str) -> Match | None:
         hits: list[tuple[Part, dict[str, str], tuple[str, ...]]] = []

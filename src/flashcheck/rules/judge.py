@@ -27,11 +27,56 @@ def check_command_set(board: Board, part: Part) -> Check:
     return Check("command set", ok, detail, src, headline="" if ok else f"{part.command_set} command set, host speaks {board.command_set}")
 
 
+def check_program(board: Board, part: Part) -> Check | None:
+    """A spi-nor host page-programs (``program_bytes``, default 256); a part
+    whose program command writes fewer bytes (SST25VF's one-byte 0x02)
+    writes only the first of them.  None for other command sets."""
+    if board.command_set != "spi-nor" or part.command_set != "spi-nor":
+        return None
+    src = [f"board: {board.title} (program_bytes {board.program_bytes}"
+           + ("" if board.program_bytes != 256 else ", the default: a spi-nor host page-programs") + ")", cite_part(part)]
+    program = part.program or {}
+    op = program.get("opcode", 0x02)
+    most = program.get("bytes")
+    if most is None:
+        page = f"up to its {part.page_size}-byte page" if part.page_size else "a page (spi-nor command set)"
+        return Check("page program", True, f"host writes up to {board.program_bytes} bytes per 0x02; {part.name} 0x{op:02X} programs {page}", src)
+    ok = most >= board.program_bytes
+    detail = f"host writes up to {board.program_bytes} bytes per 0x02; {part.name} 0x{op:02X} writes {most} byte{'s' if most > 1 else ''}"
+    return Check("page program", ok, detail + ("" if ok else ", so the rest of each write is lost"), src)
+
+
+def unstated(board: Board) -> list[Check]:
+    """One check per requirement kind the board has no rule for: ok where
+    the profile says why it does not apply, unknown where it says it is not
+    known or says nothing (missing board data never passes)."""
+    ruled = {r.kind for r in board.rules}
+    out = []
+    for name, kind in kinds.kinds().items():
+        if name in ruled:
+            continue
+        label = name.replace("_", " ")
+        where = f"board: {board.title}"
+        if name in board.not_applicable:
+            why, src = board.not_applicable[name]
+            out.append(Check(label, True, f"not applicable to {board.name}: {why}", [f"board: {src}" if src else where]))
+        elif name in board.not_known:
+            out.append(Check(label, None, f"{board.name} requirement not known ({kind.what}): {board.not_known[name]}", [where]))
+        else:
+            out.append(Check(label, None, f"board profile {board.name} does not state {kind.what} (rule {name}, "
+                             "not_applicable or not_known)", [where + (f" ({board.where})" if board.where else "")]))
+    return out
+
+
 def judge_part(part: Part, board: Board, configurations: tuple[str, ...] = ()) -> list[Check]:
     layouts = part.layouts_for(configurations) or part.layouts
     checks: list[Check] = [check_command_set(board, part)]
+    program = check_program(board, part)
+    if program is not None:
+        checks.append(program)
     for rule in board.rules:
         checks += kinds.get(rule.kind).judge(rule, part, layouts, board)
+    checks += unstated(board)
     if not part.curated:
         for c in checks:
             c.detail += " [uncurated]"
@@ -48,10 +93,13 @@ def judge(match: Match, board: Board) -> Result:
         return Result(match.query, UNKNOWN, None, [Check("identify", None, detail)], match=match)
     curated = all(p.curated for p in match.parts)
     per_part = [(p, judge_part(p, board, match.configurations.get(p.name, ()))) for p in match.parts]
+    read_as = ([Check("identify", True, f"read {match.query!r} as {match.stripped} (removed {', '.join(match.removed)})")]
+               if match.removed else [])
     if len(per_part) == 1:
         part, checks = per_part[0]
         if match.note:
             checks.insert(0, Check("identify", None, match.note, [cite_part(part)]))
+        checks = read_as + checks
         return Result(match.query, verdict_of(checks), part, checks, [part], match, curated)
-    checks = merge_candidates(f"{match.how} {match.query} matches", per_part, match.note)
+    checks = read_as + merge_candidates(f"{match.how} {match.query} matches", per_part, match.note)
     return Result(match.query, verdict_of(checks), None, checks, [p for p, _ in per_part], match, curated)

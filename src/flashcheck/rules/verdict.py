@@ -77,6 +77,8 @@ class Result:
             out["matched_by"] = self.match.how
             if self.match.fields:
                 out["order_code_fields"] = self.match.fields
+            if self.match.removed:
+                out["read_as"] = {"order_code": self.match.stripped, "removed": self.match.removed}
         if len(self.candidates) > 1:
             out["candidates"] = [p.summary_json() for p in self.candidates]
         return out

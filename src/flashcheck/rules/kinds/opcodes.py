@@ -3,7 +3,7 @@ erase opcode erases the size the host expects of it, everywhere."""
 
 from __future__ import annotations
 
-from flashcheck.rules.common import missing, per_layout, sources
+from flashcheck.rules.common import disputed, missing, per_layout, sources
 from flashcheck.rules.kinds import RuleKind
 from flashcheck.rules.verdict import Check
 from flashcheck.units import format_size, parse_size
@@ -40,6 +40,9 @@ def _commands(rule, part, layouts) -> list[Check]:
     commands = rule.params.get("commands") or []
     if not commands:
         return []
+    bad = disputed(rule, part, "opcodes", "erasers")
+    if bad:
+        return [bad]
     if part.commands is None:
         return [missing(rule, part, "opcodes", "command list")]
     unlisted = [c for c in commands if c not in _known(part, layouts)]
@@ -71,7 +74,9 @@ def _erase_judge(part, opcode: int, size: int):
 def judge(rule, part, layouts, board):
     checks = _commands(rule, part, layouts)
     for opcode, size in sorted((rule.params.get("erase") or {}).items()):
-        checks.append(per_layout(f"opcode 0x{opcode:02X}", rule, part, layouts, _erase_judge(part, opcode, size)))
+        name = f"opcode 0x{opcode:02X}"
+        bad = disputed(rule, part, name, "erasers", "sector_size")
+        checks.append(bad or per_layout(name, rule, part, layouts, _erase_judge(part, opcode, size)))
     return checks
 
 
