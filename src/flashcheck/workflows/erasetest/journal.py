@@ -26,7 +26,7 @@ Record types:
 ``backup``
     the chip's contents from 0 to ``size`` as read before anything was
     changed, in the file ``file`` (next to the journal, raw bytes) whose
-    hex SHA-256 is ``sha256``.  Written, fsynced and renamed into place
+    hex SHA-256 is ``image_sha256``.  Written, fsynced and renamed into place
     before this record, and this record made durable before the first
     change to the chip: the whole array can always be put back from it.
 ``protect``
@@ -301,7 +301,7 @@ class Writer:
             for p in (tmp, final):
                 remove(p)
             raise _no_space(final, exc, f"the {len(image)}-byte backup of the chip") from None
-        self.append("backup", file=final.name, size=len(image), sha256=hashlib.sha256(image).hexdigest())
+        self.append("backup", file=final.name, size=len(image), image_sha256=hashlib.sha256(image).hexdigest())
 
     def begin(self, entry: int, *, address: int, size: int, opcode: int, window_start: int, window_size: int) -> None:
         self.append("begin", entry=entry, address=address, size=size, opcode=opcode, window_start=window_start,
@@ -368,10 +368,10 @@ def _run_record(rec: dict, path: Path) -> Journal:
 def _apply(j: Journal, rec: dict, path: Path, n: int, by_entry: dict, by_protect: dict) -> None:
     kind = rec.get("type")
     if kind == "backup":
-        _need(rec, path, n, file=str, size=int, sha256=str)
+        _need(rec, path, n, file=str, size=int, image_sha256=str)
         if "/" in rec["file"] or "\\" in rec["file"] or rec["file"].startswith("."):
             raise _bad(path, n, "the backup file name points outside the journal directory")
-        j.backup = Backup(rec["file"], rec["size"], rec["sha256"])
+        j.backup = Backup(rec["file"], rec["size"], rec["image_sha256"])
     elif kind == "begin":
         _need(rec, path, n, entry=int, address=int, size=int, opcode=int, window_start=int, window_size=int)
         if rec["entry"] in by_entry:

@@ -243,7 +243,7 @@ def identify(nor: SpiNor, app, expect: str | None):
     match = res.match
     layouts = [(p, *probe.current_layout(nor, facts, p)) for p in parts]
     how = match.how if match is not None else "not identified"
-    return facts, parts, how, [c for c in res.checks if c.rule != "identify" or c.ok is False], layouts
+    return facts, parts, how, [c for c in res.checks if c.rule != "identify" or c.ok is not True], layouts
 
 
 def chip_capacity(facts, layouts, notes: list[str]) -> int:

@@ -222,7 +222,7 @@ def _refuse_pending(plan: Plan, journal_dir: Path, url: str) -> None:
     mine += [p for p, _e in bad if tag in p.name]
     if mine:
         raise InputError(
-            f"this chip ({plan.jedec_hex}, unique ID {plan.uid_hex or 'none'}) has unfinished or damaged journal(s) "
+            f"this chip ({plan.jedec_hex}, unique ID {plan.uid_hex or 'none'}) has unfinished journal(s) (or damaged ones) "
             f"from an earlier run: {', '.join(str(p) for p in mine)}; run `{recover_command(url, journal_dir)}` "
             "first (testing now would save half-restored data as the original)")
 
@@ -265,15 +265,24 @@ def _verify_all(nor: SpiNor, plan: Plan, image: bytes, results: list[SectorResul
 
 
 def _size_step(nor: SpiNor, plan: Plan, image: bytes, writer: journal.Writer) -> Check:
-    def mark(addr: int) -> None:
-        writer.begin(10**6, address=addr, size=256, opcode=0x02, window_start=addr, window_size=256)
+    entry = 10**6  # journal entry number of the size check's marker
+    op, unit = plan.geo.erasers_at(0)[0]
+    unit = max(unit, GRANULE)  # the sector the marker goes in: the smallest erase there can clear it
 
-    check, marked = check_size(nor, image, plan.page_size, mark)
+    def prepare(addr: int | None) -> int:
+        start = 0 if addr is None else addr - addr % unit
+        writer.begin(entry, address=start, size=unit, opcode=0x02, window_start=start, window_size=unit)
+        if addr is None:  # no blank page: make one (the backup holds the sector)
+            erase_timed(nor, op, start, 10.0 if unit <= 64 * KiB else 30.0, plan.facts.raw_id)
+            return start
+        return addr
+
+    check, marked = check_size(nor, image, plan.page_size, prepare)
     if marked is not None:
-        start = marked - marked % GRANULE
-        restore_window(nor, start, image[start : start + GRANULE], plan.geo.erasers_at, plan.page_size,
+        start = marked - marked % unit
+        restore_window(nor, start, image[start : start + unit], plan.geo.erasers_at, plan.page_size,
                        jedec=plan.facts.raw_id)
-        writer.done(10**6)
+        writer.done(entry)
     return check
 
 

@@ -20,14 +20,16 @@ def _blank_page(image: bytes, half: int, page: int) -> int | None:
     return None
 
 
-def check_size(nor: SpiNor, image: bytes, page: int, mark) -> tuple[Check, int | None]:
+def check_size(nor: SpiNor, image: bytes, page: int, prepare) -> tuple[Check, int | None]:
     """(the check, the address of a marker page written or None).
 
     Halves that differ in ``image`` (the backup just read) prove the array
-    does not wrap.  Identical halves (a blank chip) are settled by writing
-    a marker into a blank page of the bottom half (``mark(addr)`` journals
-    it first) and reading it back at the same offset above each power of
-    two: where it shows, the array really ends."""
+    does not wrap.  Identical halves (a blank chip, or a wrapped one) are
+    settled by writing a marker into a blank page of the bottom half and
+    reading it back at the same offset above each power of two: where it
+    shows, the array really ends.  ``prepare(addr or None)`` journals the
+    page and, when no page is blank, erases a sector for it (the backup
+    holds it); it returns the page's address."""
     cap = len(image)
     half = cap // 2
     name = "array size"
@@ -37,11 +39,12 @@ def check_size(nor: SpiNor, image: bytes, page: int, mark) -> tuple[Check, int |
     if image[:half] != image[half:]:
         return Check(name, True, f"{format_size(cap)}: the two halves hold different data, so addresses do not "
                      "wrap", src), None
-    a = _blank_page(image, half, page)
-    if a is None:
-        return Check(name, None, f"both halves read the same and no blank page is free for a marker: cannot tell "
-                     f"whether the array is {format_size(cap)} or wraps", src), None
-    mark(a)
+    a = prepare(_blank_page(image, half, page))
+    if a >= half:
+        return Check(name, None, "no page of the bottom half could take a marker", src), None
+    if nor.read(a, page) != b"\xff" * page:
+        return Check(name, None, f"both halves read the same and no page could be erased for a marker: cannot "
+                     f"tell whether the array is {format_size(cap)} or wraps", src), a
     nor.page_program(a, MARK)
     if nor.read(a, len(MARK)) != MARK:
         return Check(name, None, f"the size marker at {format_addr(a)} did not program", src), a
@@ -51,7 +54,7 @@ def check_size(nor: SpiNor, image: bytes, page: int, mark) -> tuple[Check, int |
         real = min(seen)
         return Check(name, False, f"the array wraps at {format_size(real)}: a marker written at {format_addr(a)} "
                      f"reads back at {format_addr(a + real)}; the chip claims {format_size(cap)}: counterfeit or "
-                     "relabelled part (nothing was erased)", src), a
+                     "relabelled part; no block was erase-tested", src), a
     return Check(name, True, f"{format_size(cap)}: a marker at {format_addr(a)} did not reappear above any power "
                  "of two, so addresses do not wrap", src), a
 
