@@ -307,9 +307,13 @@ class _Chooser:
                                    self.window_of(addr, size), note))
 
 
-def _blocks_in(lo: int, hi: int, size: int) -> range:
-    """The whole ``size`` blocks inside [lo, hi)."""
-    return range(-(-lo // size) * size, align_down(hi, size) - size + 1, size)
+def _blocks_in(lo: int, hi: int, size: int, allowed: tuple[int, int]) -> list[int]:
+    """The aligned ``size`` blocks that touch the region [lo, hi) (a block
+    may reach past a region smaller than it: the erase must still work
+    there) and lie wholly inside ``allowed``."""
+    first = align_down(max(lo, allowed[0]), size)
+    last = align_down(min(hi, allowed[1]) - 1, size)
+    return [a for a in range(first, last + 1, size) if a >= allowed[0] and a + size <= allowed[1]]
 
 
 def _choose_auto(ch: _Chooser, sizes, allowed, rng: random.Random, sweep: bool) -> int:
@@ -318,8 +322,7 @@ def _choose_auto(ch: _Chooser, sizes, allowed, rng: random.Random, sweep: bool) 
     sampled = 0
     for size in sorted(sizes):
         for lo, hi in ch.regions:
-            blocks = [a for a in _blocks_in(max(lo, allowed[0]), min(hi, allowed[1]), size)
-                      if any(s <= a < e for s, e in sizes[size])]
+            blocks = [a for a in _blocks_in(lo, hi, size, allowed) if any(s <= a < e for s, e in sizes[size])]
             if not blocks:
                 continue
             span = f"region {format_addr(lo)}-{format_addr(hi - 1)}"

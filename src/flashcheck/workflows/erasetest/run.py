@@ -264,20 +264,20 @@ def _verify_all(nor: SpiNor, plan: Plan, image: bytes, results: list[SectorResul
                  f"chip ({format_size(len(image))}) then read back equal", SRC)
 
 
-def _size_step(nor: SpiNor, plan: Plan, image: bytes, writer: journal.Writer) -> Check:
+def _size_step(nor: SpiNor, plan: Plan, image: bytes, writer: journal.Writer, writable) -> Check:
     entry = 10**6  # journal entry number of the size check's marker
     op, unit = plan.geo.erasers_at(0)[0]
     unit = max(unit, GRANULE)  # the sector the marker goes in: the smallest erase there can clear it
 
-    def prepare(addr: int | None) -> int:
-        start = 0 if addr is None else addr - addr % unit
+    def prepare(addr: int, blank: bool) -> int:
+        start = addr - addr % unit
         writer.begin(entry, address=start, size=unit, opcode=0x02, window_start=start, window_size=unit)
-        if addr is None:  # no blank page: make one (the backup holds the sector)
+        if not blank:  # no blank page: make one (the backup holds the sector)
             erase_timed(nor, op, start, 10.0 if unit <= 64 * KiB else 30.0, plan.facts.raw_id)
             return start
         return addr
 
-    check, marked = check_size(nor, image, plan.page_size, prepare)
+    check, marked = check_size(nor, image, plan.page_size, prepare, lambda a: writable(a - a % unit, unit))
     if marked is not None:
         start = marked - marked % unit
         restore_window(nor, start, image[start : start + unit], plan.geo.erasers_at, plan.page_size,
@@ -318,22 +318,27 @@ class _Run:
 
     def body(self, prot: Protection, todo: list[Target], results: list[SectorResult]) -> None:
         nor, plan, rep = self.nor, self.plan, self.report
+        if not todo:  # nothing to test: nothing is written either
+            rep.checks += checks_of(plan, results, prot.detail)
+            return
         self.open_journal()
         image = _backup(nor, plan, self.writer, self.progress, rep.figures)
-        size = _size_step(nor, plan, image, self.writer)
-        rep.checks.append(size)
-        if size.ok is False:
-            todo = []
         seq = None
-        if todo and prot.active and any(prot.locked(t.address, t.size) for t in todo):
+        if prot.active and any(prot.locked(t.address, t.size) for t in todo):
             seq = self.writer.append("protect", kind=prot.kind, value=prot.value.hex(), mask=prot.mask)
             unlock(nor, prot)
             rep.unlocked = True
-        results += self.blocks(todo)
+        writable = (lambda a, n: True) if seq is not None or not prot.active else (lambda a, n: not prot.locked(a, n))
+        size = _size_step(nor, plan, image, self.writer, writable)
+        rep.checks.append(size)
+        if size.ok is False:
+            rep.checks.append(Check("erase test", None, "not run: the array is not the size the chip claims", SRC))
+        else:
+            results += self.blocks(todo)
+            rep.checks += checks_of(plan, results, prot.detail)
         if seq is not None:
             relock(nor, prot.kind, prot.value, prot.mask)
             self.writer.append("protect-restored", durable=False, ref=seq)
-        rep.checks += checks_of(plan, results, prot.detail) if todo else []
         rep.checks.append(_verify_all(nor, plan, image, results, rep.figures))
         self.writer.append("end", durable=False, result="interrupted" if rep.interrupted else "complete")
 
@@ -368,8 +373,9 @@ def run_test(nor: SpiNor, plan: Plan, journal_dir: Path, *, url: str = "", board
         finally:
             if run.writer is not None:
                 run.writer.close()
-        journal.remove_with_backup(run.writer.path)
-        rep.journal_removed = True
+        if run.writer is not None:
+            journal.remove_with_backup(run.writer.path)
+            rep.journal_removed = True
     results.sort(key=lambda r: (r.target.size, r.target.address))
     rep.sectors = results
     if rep.interrupted:

@@ -12,24 +12,25 @@ KiB = 1024
 MARK = bytes(range(0x10, 0x30))  # 32 bytes, no 0xFF
 
 
-def _blank_page(image: bytes, half: int, page: int) -> int | None:
+def _blank_page(image: bytes, half: int, page: int, writable) -> int | None:
     blank = b"\xff" * page
     for a in range(0, half, page):
-        if image[a : a + page] == blank:
+        if image[a : a + page] == blank and writable(a):
             return a
     return None
 
 
-def check_size(nor: SpiNor, image: bytes, page: int, prepare) -> tuple[Check, int | None]:
+def check_size(nor: SpiNor, image: bytes, page: int, prepare, writable) -> tuple[Check, int | None]:
     """(the check, the address of a marker page written or None).
 
     Halves that differ in ``image`` (the backup just read) prove the array
     does not wrap.  Identical halves (a blank chip, or a wrapped one) are
     settled by writing a marker into a blank page of the bottom half and
     reading it back at the same offset above each power of two: where it
-    shows, the array really ends.  ``prepare(addr or None)`` journals the
-    page and, when no page is blank, erases a sector for it (the backup
-    holds it); it returns the page's address."""
+    shows, the array really ends.  ``prepare(addr, blank)`` journals the
+    page and, when it is not blank, erases its sector (the backup holds
+    it); it returns the page's address.  Only pages ``writable(addr)``
+    (not write-protected) are used."""
     cap = len(image)
     half = cap // 2
     name = "array size"
@@ -39,7 +40,14 @@ def check_size(nor: SpiNor, image: bytes, page: int, prepare) -> tuple[Check, in
     if image[:half] != image[half:]:
         return Check(name, True, f"{format_size(cap)}: the two halves hold different data, so addresses do not "
                      "wrap", src), None
-    a = prepare(_blank_page(image, half, page))
+    if not any(writable(a) for a in range(0, half, 64 * KiB)):
+        return Check(name, None, "both halves read the same and the bottom half is write-protected, so no marker "
+                     "can be written to tell whether addresses wrap (--unlock lifts the protection)", src), None
+    found = _blank_page(image, half, page, writable)
+    if found is not None:
+        a = prepare(found, True)
+    else:
+        a = prepare(next(a for a in range(0, half, 64 * KiB) if writable(a)), False)
     if a >= half:
         return Check(name, None, "no page of the bottom half could take a marker", src), None
     if nor.read(a, page) != b"\xff" * page:
