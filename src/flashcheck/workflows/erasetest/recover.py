@@ -158,6 +158,10 @@ def _restore_one(nor: SpiNor, j: journal.Journal, geo, page: int, raw_id: bytes,
 
 def recover(nor: SpiNor, journal_dir: Path, app=None, *, url: str = "", force: bool = False) -> RecoverReport:
     """Restore the chip on ``nor`` from its unfinished journal(s)."""
+    if app is None:
+        from flashcheck.app import App
+
+        app = App()
     facts, _parts, _how, _checks, layouts = identify(nor, app, None)
     jedec, uid = facts.raw_id.hex(), facts.unique_id.hex() if facts.unique_id else None
     who = f"JEDEC ID {jedec}, unique ID {uid or 'none'}"
