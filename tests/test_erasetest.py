@@ -22,16 +22,10 @@ from flashcheck.sim import SimChip
 from flashcheck.transport import open_transport
 from flashcheck.workflows import erasetest
 from flashcheck.workflows.erasetest import run as runmod
+from simimage import random_image
 
 
-def _random_image(path: Path, model: str) -> bytes:
-    """Create the sim's image file for ``model`` and fill it with random data."""
-    t = open_transport(f"sim://{model}?image={path}")
-    size = len(t.chip.data)
-    t.close()
-    data = os.urandom(size)
-    path.write_bytes(data)
-    return data
+_random_image = random_image
 
 
 def _vanish_after_first_erase(monkeypatch, extra: int = 40) -> None:

@@ -16,6 +16,7 @@ from flashcheck.workflows import erasetest
 from flashcheck.workflows.erasetest import journal
 from flashcheck.workflows.erasetest import run as runmod
 from flashcheck.workflows.erasetest.lock import ChipLock, chip_key
+from simimage import random_image
 
 SMALL = "W25Q80DV"
 SECTORS = "0x1000:4K,0x20000:64K"
@@ -26,12 +27,7 @@ def _writer(tmp_path: Path, jedec="ef4014ffffff", uid="0102030405060708") -> jou
 
 
 def _random_image(path: Path, model: str = SMALL) -> bytes:
-    t = open_transport(f"sim://{model}?image={path}")
-    size = len(t.chip.data)
-    t.close()
-    data = os.urandom(size)
-    path.write_bytes(data)
-    return data
+    return random_image(path, model)
 
 
 def _cut_test(run, url: str, jdir: Path, cut: int = 1500) -> None:
