@@ -35,13 +35,18 @@ def last_diff(a: bytes, b: bytes) -> int:
 
 
 def program(nor: SpiNor, addr: int, data: bytes, timeout_s: float) -> float:
-    """WREN, page program and a first status read in one batch (one USB
-    round trip on an FT232H), then wait: the seconds from sending to
-    ready.  WEL is not read back first: every program here is read back
-    afterwards, which shows a chip that did not listen."""
-    t0 = nor._clock()  # noqa: SLF001 - the same clock wait_ready uses
-    sr = nor.batch([(b"\x06", 0), (b"\x02" + nor._addr(addr) + bytes(data), 0), (b"\x05", 1)])[2][0]  # noqa: SLF001
-    if sr & 0x01:
+    """WREN, page program, wait: the seconds the chip took.  Where the
+    transport batches (FT232H), WREN, the program and a first status read
+    go in one USB round trip, timed from sending; elsewhere the wait is
+    timed from after the program command, as before.  WEL is not read back
+    first: every program here is read back afterwards."""
+    cmd = b"\x02" + nor._addr(addr) + bytes(data)  # noqa: SLF001 - this layer's address encoding
+    if getattr(nor.transport, "exchange_many", None) is None:
+        nor.command(0x06)
+        nor.command(0x02, cmd[1:])
+        return nor.wait_ready(timeout_s, opcode=0x02, addr=addr)
+    t0 = nor._clock()  # noqa: SLF001 - the clock wait_ready uses
+    if nor.batch([(b"\x06", 0), (cmd, 0), (b"\x05", 1)])[2][0] & 0x01:
         nor.wait_ready(timeout_s, opcode=0x02, addr=addr)
     return nor._clock() - t0  # noqa: SLF001
 
