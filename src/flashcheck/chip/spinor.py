@@ -312,16 +312,19 @@ class SpiNor:
     # -- array --------------------------------------------------------------
 
     def read(self, addr: int, n: int) -> bytes:
-        """``n`` bytes from ``addr`` (03h), in as many transactions as the
-        transport's limits need (spidev's buffer, a serprog programmer's
-        read length)."""
+        """``n`` bytes from ``addr`` (03h), split into transactions the
+        transport can carry (pyftdi's 0xFF00 bytes per exchange, spidev's
+        buffer, a serprog programmer's read length) and sent as one batch
+        where the transport batches (:meth:`batch`: few USB round trips)."""
         limit = self._max_read()
-        out = bytearray()
-        while len(out) < n:
-            take = min(limit, n - len(out))
-            op, a = self._op_addr(READ, addr + len(out))
-            out += self.command(op, a, take)
-        return bytes(out)
+        if n <= limit:
+            op, a = self._op_addr(READ, addr)
+            return self.command(op, a, n)
+        items = []
+        for off in range(0, n, limit):
+            op, a = self._op_addr(READ, addr + off)
+            items.append((bytes([op]) + a, min(limit, n - off)))
+        return b"".join(self.batch(items))
 
     def _op_addr(self, opcode: int, addr: int) -> tuple[int, bytes]:
         """The opcode and address bytes for ``opcode`` at ``addr``: the
@@ -341,6 +344,14 @@ class SpiNor:
         if total:
             limits.append(total - 1 - self.addr_width)
         usable = [x for x in limits if isinstance(x, int) and x > 0]
+        return min(usable) if usable else 1 << 30
+
+    def max_program(self) -> int:
+        """The most data bytes one page-program transaction may carry on
+        this transport (the page size limits it further)."""
+        t = self.transport
+        limits = [getattr(t, "max_write", None), getattr(t, "max_transfer", None)]
+        usable = [x - 1 - self.addr_width for x in limits if isinstance(x, int) and x > 0]
         return min(usable) if usable else 1 << 30
 
     def erase(self, opcode: int, addr: int, timeout_s: float) -> float:

@@ -22,6 +22,12 @@ def _open(url: str, board=None):
     return transport, SpiNor(transport)
 
 
+def _json_error(exc, command: str, url: str) -> None:
+    """The one JSON document a command prints when it stops on an error."""
+    emit_json({"command": command, "url": url, "verdict": "error", "error": str(exc), "exit_code": exc.exit_code})
+    sys.exit(exc.exit_code)
+
+
 def _close(transport) -> None:
     from flashcheck.errors import FlashcheckError
 
@@ -64,17 +70,20 @@ class _Progress:
                    "left half done: a pulled cable, to try recover) and time_scale=F (busy times are the datasheet "
                    "typical times times F; default 0.001, 1.0 is real time).")
 @click.option("--board", "-b", required=True, help="Board profile name (flashcheck boards) or a YAML file.")
-@click.option("--sectors", default="auto", show_default=True, metavar="auto|ADDR[:SIZE],...",
-              help="Blocks to test: auto (every region's first and last block), or addresses, each with an optional "
-                   "size (0x10000:4K); an address is rounded down to its block.")
+@click.option("--sectors", default="auto", show_default=True, metavar="auto|all|ADDR[:SIZE],...",
+              help="Blocks to test: auto (every region's first and last block and a seeded random sample), all "
+                   "(every block), or addresses, each with an optional size (0x10000:4K); an address is rounded "
+                   "down to its block.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random sample (--sectors auto).")
+@click.option("--expect", metavar="MPN", help="The part that should be fitted: anything else fails before any erase.")
 @click.option("--journal-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the journal goes (default: $FLASHCHECK_JOURNAL_DIR or the user data directory).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--unlock", is_flag=True, help="Clear write protection for the test and put it back afterwards.")
 @click.pass_obj
 @click.option("--explain", "-e", is_flag=True, help="Every check in full, and each block tested with its times.")
-def test(app, url: str, board: str, sectors: str, journal_dir: Path | None, as_json: bool, unlock: bool,
-         explain: bool) -> None:
+def test(app, url: str, board: str, sectors: str, seed: int, expect: str | None, journal_dir: Path | None,
+         as_json: bool, unlock: bool, explain: bool) -> None:
     """Erase, program and restore blocks of a fitted chip, timing each step.
 
     Every block is saved to a journal (fsynced) before it is erased and put
@@ -87,9 +96,33 @@ def test(app, url: str, board: str, sectors: str, journal_dir: Path | None, as_j
     Example:
       flashcheck test --url ftdi://ftdi:232h/1 --board imp003
     """
-    from flashcheck.workflows.erasetest import journal
+    from flashcheck.errors import FlashcheckError
+
+    try:
+        report = _run_test(app, url, board, sectors, seed, expect, journal_dir, as_json, unlock)
+    except FlashcheckError as exc:
+        if as_json:
+            _json_error(exc, "test", url)
+        raise
+    _finish(report, as_json, explain)
+
+
+def _finish(report, as_json: bool, explain: bool = False) -> None:
     from flashcheck.rules import exit_code
+
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        _print(report, explain)
+    if report.interrupted:
+        click.echo("flashcheck: interrupted; every block tested so far was restored", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(exit_code([report.verdict]))
+
+
+def _run_test(app, url, board, sectors, seed, expect, journal_dir, as_json, unlock):
     from flashcheck.workflows import erasetest
+    from flashcheck.workflows.erasetest import journal
 
     brd = app.board(board)
     jdir = journal_dir or journal.default_dir()
@@ -106,26 +139,18 @@ def test(app, url: str, board: str, sectors: str, journal_dir: Path | None, as_j
     progress = _Progress(not as_json and sys.stderr.isatty())
     old = None
     try:
-        plan = erasetest.make_plan(nor, app, brd, sectors)
+        plan = erasetest.make_plan(nor, app, brd, sectors, expect=expect, seed=seed)
         try:
             old = signal.signal(signal.SIGINT, on_sigint)
         except ValueError:  # not the main thread
             old = None
-        report = erasetest.run_test(nor, plan, jdir, url=url, board=brd.name, allow_unlock=unlock,
-                                    stop=lambda: stop["flag"], progress=progress)
+        return erasetest.run_test(nor, plan, jdir, url=url, board=brd.name, allow_unlock=unlock,
+                                  stop=lambda: stop["flag"], progress=progress)
     finally:
         progress.stop()
         if old is not None:
             signal.signal(signal.SIGINT, old)
         _close(transport)
-    if as_json:
-        emit_json(report.to_json())
-    else:
-        _print(report, explain)
-    if report.interrupted:
-        click.echo("flashcheck: interrupted; every block tested so far was restored", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    sys.exit(exit_code([report.verdict]))
 
 
 def _print(report, explain: bool = False) -> None:
@@ -139,6 +164,8 @@ def _print(report, explain: bool = False) -> None:
         click.echo(f"    configuration: {p.name} [{lay.name}] ({how})")
     for n in plan.notes:
         click.echo(f"    note: {n}")
+    if plan.sampling:
+        click.echo(f"    blocks: {plan.sampling}")
     if report.protection:
         click.echo(f"    protection: {report.protection}" + (" (unlocked for the test, put back)" if report.unlocked else ""))
     echo_checks(report.checks, explain, indent="    ")
@@ -160,31 +187,50 @@ def _print(report, explain: bool = False) -> None:
 @click.option("--url", "-u", required=True, help="Transport URL of the chip to put back.")
 @click.option("--journal-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the journal is (default: $FLASHCHECK_JOURNAL_DIR or the user data directory).")
+@click.option("--force", is_flag=True, help="Restore even where the chip's contents outside the tested blocks differ "
+              "from the backup (the difference is listed).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def recover(app, url: str, journal_dir: Path | None, as_json: bool) -> None:
-    """Restore the blocks an interrupted `flashcheck test` left changed.
+def recover(app, url: str, journal_dir: Path | None, force: bool, as_json: bool) -> None:
+    """Put back a chip an interrupted `flashcheck test` left changed.
 
-    Only a chip whose JEDEC ID and unique ID match the journal is written;
-    a corrupt or truncated journal is refused, never applied.
+    The chip must match the journal (JEDEC ID, unique ID, SFDP, and its
+    contents outside the tested blocks); only the backup's data is
+    written, and the whole chip is read back equal before "restored" is
+    said.  A damaged journal is refused, never applied.
     """
-    from flashcheck.workflows.erasetest import journal
+    from flashcheck.errors import FlashcheckError
     from flashcheck.workflows import erasetest
+    from flashcheck.workflows.erasetest import journal
 
     jdir = journal_dir or journal.default_dir()
-    transport, nor = _open(url)
     try:
-        report = erasetest.recover(nor, jdir)
-    finally:
-        _close(transport)
+        transport, nor = _open(url)
+        try:
+            report = erasetest.recover(nor, jdir, app, url=url, force=force)
+        finally:
+            _close(transport)
+    except FlashcheckError as exc:
+        if as_json:
+            _json_error(exc, "recover", url)
+        raise
     if as_json:
         emit_json(report.to_json())
         return
+    _print_recover(report, url, jdir)
+
+
+def _print_recover(report, url: str, jdir: Path) -> None:
     if report.nothing:
         click.echo(f"nothing to recover for the chip on {url} ({report.chip}) in {jdir}")
-    for path, entry, addr, size in report.restored:
-        click.echo(f"restored {size} bytes at 0x{addr:06X} (journal {path.name}, entry {entry}) and read them back equal")
+    for path, changed in report.restored:
+        click.echo(f"restored the chip from the backup of {path.name} ({changed} bytes differed) and read the whole "
+                   "of it back equal")
     for p in report.protection:
         click.echo(p)
+    for f in report.forced:
+        click.echo(f"warning: {f}", err=True)
     for p in report.other:
         click.echo(f"note: {p} is unfinished but belongs to another chip; left alone", err=True)
+    for d in report.damaged:
+        click.echo(f"note: {d}", err=True)

@@ -125,6 +125,9 @@ class FtdiTransport:
 
         self.description = f"FT232H {url} at {freq_hz / 1e6:g} MHz"
         self.pins = pins
+        #: pyftdi carries at most this many bytes each way per exchange:
+        #: SpiNor splits its transfers to it
+        self.max_read = self.max_write = _PAYLOAD_MAX
         self._ctrl = SpiController(cs_count=1)
         self._gpio = None
         try:

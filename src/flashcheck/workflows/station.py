@@ -556,7 +556,7 @@ class Station:
             fx.progress = f"erase test {i}/{n} {what}"
             self.listener.changed(fx)
 
-        plan = erasetest.make_plan(nor, self.app, self.board, "auto")
+        plan = erasetest.make_plan(nor, self.app, self.board, "auto", expect=self.expect)
         return erasetest.run_test(nor, plan, self.journal_dir or journal.default_dir(), url=fx.url,
                                   board=self.board.name, stop=self._abort.is_set, progress=progress)
 

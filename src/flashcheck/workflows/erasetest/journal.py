@@ -19,9 +19,16 @@ record carries:
 Record types:
 
 ``run`` (always first)
-    ``version`` (format, 1), ``tool`` (flashcheck version), ``started``
-    (ISO 8601 UTC), ``transport`` (description), ``jedec_id`` (hex of the
-    0x9F bytes read), ``unique_id`` (hex, or null when the chip has none).
+    ``version`` (format, 2), ``tool`` (flashcheck version), ``started``
+    (ISO 8601 UTC), ``transport`` (description), ``url``, ``jedec_id`` (hex
+    of the 0x9F bytes read), ``unique_id`` (hex, or null when the chip has
+    none), ``sfdp_sha256`` (hex SHA-256 of the chip's SFDP area, or null).
+``backup``
+    the chip's contents from 0 to ``size`` as read before anything was
+    changed, in the file ``file`` (next to the journal, raw bytes) whose
+    hex SHA-256 is ``image_sha256``.  Written, fsynced and renamed into place
+    before this record, and this record made durable before the first
+    change to the chip: the whole array can always be put back from it.
 ``protect``
     the run is about to change write protection: ``kind`` ``"bpr"`` (SST26
     block-protection register, ``value`` hex of its bytes as read by 0x72)
@@ -29,41 +36,38 @@ Record types:
     0x05, ``mask`` the bits cleared).  ``protect-restored`` (``ref`` = the
     ``seq`` of the ``protect`` record) when it has been put back.
 ``begin``
-    one sector test is about to change the array: ``entry`` (its number),
+    a step is about to change the array: ``entry`` (its number),
     ``address`` and ``size`` (the block under test), ``opcode`` (the erase
-    under test), ``window_start``, ``window_size`` (the range saved: the
-    block and its neighbours), ``data`` (base64 of the window's bytes as
-    read before anything was erased), ``data_sha256`` (hex SHA-256 of those
-    bytes), ``erasers`` (``[[opcode, size], ...]``, the erase commands
-    restoring may use inside the window, smallest first).
+    under test), ``window_start``, ``window_size`` (what it may change).
 ``done``
     ``entry``: the window has been restored and read back equal; ``by``
     ``"test"`` or ``"recover"``.
 ``end``
-    the run finished (``result``: ``"complete"``, ``"interrupted"``).
+    the run finished (``result``: ``"complete"``, ``"interrupted"``,
+    ``"recovered"``).
 
-A ``begin`` (and a ``protect``) record is written and made durable (the
-file fsynced, and its directory when the file is new) before the first
-erase of its sector (before protection is changed).  Closing records
-(``done``, ``protect-restored``, ``end``) are written but not fsynced: one
-lost in a crash only makes ``recover`` redo a restore that finds nothing
-to change.  An
-entry is *open* from its ``begin`` until its ``done``; ``flashcheck
-recover`` restores open entries and closes them by appending ``done``.
+Durability: ``backup``, ``begin`` and ``protect`` are fsynced before the
+change they announce.  Closing records (``done``, ``protect-restored``,
+``end``) are not: one lost in a crash only makes ``recover`` compare a chip
+that is already right.  While a test runs it holds an ``flock`` on its
+journal: ``recover`` refuses a journal in use and takes over one whose
+test has died.
 
-A journal whose entries are all closed (and whose protection is put
-back) is deleted at the end of the run, or by ``recover`` once it has
-closed them: the directory only keeps what may still be needed.
+A journal whose entries are all closed is deleted (with its backup) at the
+end of the run, or by ``recover`` once the chip reads back equal to the
+backup.
 
-A line that is not complete JSON (a run killed while writing it), a record
-whose ``sha256`` does not match, or a ``data`` whose ``data_sha256`` does not
-match makes the whole file unusable: :class:`JournalError` names the file and
-line, and nothing in it is applied.
+A torn last line (the run stopped, or the disk filled, while it was being
+written: no newline at its end) is ignored: the durable record before it
+is complete, and the change the torn one announced never started.  Any
+other damage -- a line that is not JSON, a ``sha256`` that does not match,
+records missing -- makes the file unusable: :class:`JournalError` names
+the file and line, nothing in it is applied, and other journals in the
+directory are unaffected.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -74,8 +78,9 @@ from typing import Any
 
 from flashcheck.errors import InputError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SUFFIX = ".jsonl"
+IMAGE_SUFFIX = ".img"
 
 
 class JournalError(InputError):
@@ -119,20 +124,19 @@ def _fsync_dir(path: Path) -> None:
 
 @dataclass
 class Entry:
-    """One sector's saved window (a ``begin`` record)."""
+    """One step that changes the array (a ``begin`` record)."""
 
     entry: int
     address: int
     size: int
     opcode: int
     window_start: int
-    data: bytes
-    erasers: list[tuple[int, int]]
+    window_size: int
     closed: bool = False
 
     @property
     def window_end(self) -> int:
-        return self.window_start + len(self.data)
+        return self.window_start + self.window_size
 
 
 @dataclass
@@ -145,6 +149,13 @@ class Protect:
 
 
 @dataclass
+class Backup:
+    file: str
+    size: int
+    sha256: str
+
+
+@dataclass
 class Journal:
     """A journal file read back (:func:`read`)."""
 
@@ -153,10 +164,15 @@ class Journal:
     unique_id: str | None
     transport: str
     started: str
+    url: str = ""
+    sfdp_sha256: str | None = None
+    backup: Backup | None = None
     entries: list[Entry] = field(default_factory=list)
     protects: list[Protect] = field(default_factory=list)
     ended: str | None = None
     next_seq: int = 0
+    torn: bool = False  # the last line was torn and is ignored
+    good_length: int = 0  # bytes of the file up to the last whole record
 
     @property
     def open_entries(self) -> list[Entry]:
@@ -170,85 +186,126 @@ class Journal:
     def unfinished(self) -> bool:
         return bool(self.open_entries or self.open_protects)
 
+    @property
+    def image_path(self) -> Path | None:
+        return self.path.parent / self.backup.file if self.backup else None
+
     def identity(self) -> str:
         return f"JEDEC ID {self.jedec_id}, unique ID {self.unique_id or 'none'}"
+
+    def load_image(self) -> bytes:
+        """The backup's bytes, checked against the journal's SHA-256."""
+        if self.backup is None:
+            raise JournalError(f"journal {self.path}: no backup image recorded")
+        path = self.image_path
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise JournalError(f"journal {self.path}: its backup {path} cannot be read: {exc.strerror or exc}") from None
+        if len(data) != self.backup.size or hashlib.sha256(data).hexdigest() != self.backup.sha256:
+            raise JournalError(f"journal {self.path}: its backup {path} does not match the size and SHA-256 the "
+                               "journal recorded (altered or damaged); nothing was applied")
+        return data
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _no_space(path: Path, exc: OSError, what: str) -> InputError:
+    return InputError(f"journal {path}: cannot write {what}: {exc.strerror or exc}; "
+                      "free space in the journal directory (or use --journal-dir) and try again")
 
 
 class Writer:
     """Appends records to a new journal file, each made durable before
-    :meth:`append` returns."""
+    :meth:`append` returns.  Holds an ``flock`` on it while open."""
 
-    def __init__(self, directory: Path, *, jedec_id: str, unique_id: str | None, transport: str, tool: str) -> None:
+    def __init__(self, directory: Path, *, jedec_id: str, unique_id: str | None, transport: str, tool: str,
+                 url: str = "", sfdp_sha256: str | None = None) -> None:
+        from flashcheck.workflows.erasetest.lock import try_flock
+
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(f"journal directory {directory}: cannot create: {exc.strerror or exc}") from None
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        name = f"{stamp}-{jedec_id}-{unique_id or 'nouid'}-{os.getpid()}{SUFFIX}"
+        name = f"{stamp}-{jedec_id}-{unique_id or 'nouid'}-{os.getpid()}-{time.monotonic_ns() % 10**6}{SUFFIX}"
         self.path = directory / name
         try:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         except OSError as exc:
             raise InputError(f"journal {self.path}: cannot create: {exc.strerror or exc}") from None
+        try_flock(self._fd)
         self.seq = 0
-        self.append(
-            "run",
-            durable=False,  # the first begin record's fsync carries it to disk
-            version=FORMAT_VERSION,
-            tool=tool,
-            started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            transport=transport,
-            jedec_id=jedec_id,
-            unique_id=unique_id,
-        )
+        self.length = 0
+        self.append("run", version=FORMAT_VERSION, tool=tool, url=url, transport=transport,
+                    started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), jedec_id=jedec_id,
+                    unique_id=unique_id, sfdp_sha256=sfdp_sha256)
         _fsync_dir(directory)
 
     @classmethod
     def reopen(cls, journal: Journal) -> "Writer":
-        """Append to an existing journal (``recover`` closing its entries)."""
+        """Append to an existing journal (``recover`` closing its entries);
+        a torn last line is cut off first."""
         self = cls.__new__(cls)
         self.path = journal.path
         try:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            if journal.torn:
+                os.ftruncate(self._fd, journal.good_length)
         except OSError as exc:
             raise InputError(f"journal {self.path}: cannot open for writing: {exc.strerror or exc}") from None
         self.seq = journal.next_seq
+        self.length = journal.good_length
         return self
 
     def append(self, rtype: str, /, *, durable: bool = True, **fields: Any) -> int:
         """Append one record; with ``durable`` (the default) it is on disk
-        (fsync) before this returns.  Records that only close something
-        (``done``, ``protect-restored``, ``end``) may skip that: if one is
-        lost, recover redoes an idempotent restore."""
+        (fsync) before this returns.  When the write fails (disk full) the
+        file is cut back to its last whole record and InputError says so."""
         seq = self.seq
-        line = _seal({"seq": seq, "type": rtype, **fields}) + "\n"
-        data = line.encode()
+        data = (_seal({"seq": seq, "type": rtype, **fields}) + "\n").encode()
         try:
-            view = memoryview(data)
-            while view:
-                n = os.write(self._fd, view)
-                view = view[n:]
+            _write_all(self._fd, data)
             if durable:
                 os.fsync(self._fd)
         except OSError as exc:
-            raise InputError(f"journal {self.path}: cannot write: {exc.strerror or exc}") from None
+            try:
+                os.ftruncate(self._fd, self.length)
+            except OSError:
+                pass  # a torn last line is recognised when read
+            raise _no_space(self.path, exc, f"its {rtype!r} record") from None
+        self.length += len(data)
         self.seq += 1
         return seq
 
-    def begin(self, entry: int, *, address: int, size: int, opcode: int, window_start: int, data: bytes,
-              erasers: list[tuple[int, int]]) -> None:
-        self.append(
-            "begin",
-            entry=entry,
-            address=address,
-            size=size,
-            opcode=opcode,
-            window_start=window_start,
-            window_size=len(data),
-            data=base64.b64encode(data).decode("ascii"),
-            data_sha256=hashlib.sha256(data).hexdigest(),
-            erasers=[[op, sz] for op, sz in erasers],
-        )
+    def save_backup(self, image: bytes) -> None:
+        """Write the chip's contents next to the journal (fsynced, renamed
+        into place), then the durable ``backup`` record naming it."""
+        final = self.path.with_suffix(IMAGE_SUFFIX)
+        tmp = final.with_suffix(".part")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                _write_all(fd, image)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
+        except OSError as exc:
+            for p in (tmp, final):
+                remove(p)
+            raise _no_space(final, exc, f"the {len(image)}-byte backup of the chip") from None
+        self.append("backup", file=final.name, size=len(image), image_sha256=hashlib.sha256(image).hexdigest())
+
+    def begin(self, entry: int, *, address: int, size: int, opcode: int, window_start: int, window_size: int) -> None:
+        self.append("begin", entry=entry, address=address, size=size, opcode=opcode, window_start=window_start,
+                    window_size=window_size)
 
     def done(self, entry: int, by: str = "test") -> None:
         self.append("done", durable=False, entry=entry, by=by)
@@ -268,7 +325,8 @@ class Writer:
 def _bad(path: Path, line: int, why: str) -> JournalError:
     return JournalError(
         f"journal {path}:{line}: {why}; the file is refused and nothing in it was applied "
-        "(inspect it, restore by hand from its 'data' fields if you must, then move it out of the journal directory)"
+        "(inspect it, then move it out of the journal directory; its .img file is the chip's contents "
+        "before the test)"
     )
 
 
@@ -278,101 +336,126 @@ def _need(rec: dict, path: Path, line: int, **types: type | tuple) -> None:
             raise _bad(path, line, f"{rec.get('type')} record lacks a valid {key!r}")
 
 
+def _record(line: bytes, path: Path, n: int) -> dict:
+    try:
+        rec = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        raise _bad(path, n, "not a complete JSON record (truncated or overwritten)") from None
+    if not isinstance(rec, dict):
+        raise _bad(path, n, "not a JSON object")
+    want = rec.get("sha256")
+    body = {k: v for k, v in rec.items() if k != "sha256"}
+    if not isinstance(want, str) or hashlib.sha256(_canonical(body)).hexdigest() != want:
+        raise _bad(path, n, "checksum mismatch (the record was altered or damaged)")
+    if rec.get("seq") != n - 1:
+        raise _bad(path, n, f"record number {rec.get('seq')!r} where {n - 1} was expected (records missing or reordered)")
+    return rec
+
+
+def _run_record(rec: dict, path: Path) -> Journal:
+    if rec.get("type") != "run":
+        raise _bad(path, 1, "the first record is not a 'run' record")
+    if rec.get("version") != FORMAT_VERSION:
+        raise _bad(path, 1, f"journal format version {rec.get('version')!r}; this flashcheck reads {FORMAT_VERSION}")
+    _need(rec, path, 1, jedec_id=str, transport=str, started=str)
+    for key in ("unique_id", "sfdp_sha256"):
+        if rec.get(key) is not None and not isinstance(rec[key], str):
+            raise _bad(path, 1, f"run record has a bad {key!r}")
+    return Journal(path, rec["jedec_id"], rec.get("unique_id"), rec["transport"], rec["started"],
+                   url=str(rec.get("url") or ""), sfdp_sha256=rec.get("sfdp_sha256"))
+
+
+def _apply(j: Journal, rec: dict, path: Path, n: int, by_entry: dict, by_protect: dict) -> None:
+    kind = rec.get("type")
+    if kind == "backup":
+        _need(rec, path, n, file=str, size=int, image_sha256=str)
+        if "/" in rec["file"] or "\\" in rec["file"] or rec["file"].startswith("."):
+            raise _bad(path, n, "the backup file name points outside the journal directory")
+        j.backup = Backup(rec["file"], rec["size"], rec["image_sha256"])
+    elif kind == "begin":
+        _need(rec, path, n, entry=int, address=int, size=int, opcode=int, window_start=int, window_size=int)
+        if rec["entry"] in by_entry:
+            raise _bad(path, n, f"entry {rec['entry']} begins twice")
+        e = Entry(rec["entry"], rec["address"], rec["size"], rec["opcode"], rec["window_start"], rec["window_size"])
+        if not (e.window_start <= e.address and e.address + e.size <= e.window_end):
+            raise _bad(path, n, "the window does not contain the block under test")
+        by_entry[e.entry] = e
+        j.entries.append(e)
+    elif kind == "done":
+        _need(rec, path, n, entry=int)
+        if rec["entry"] not in by_entry:
+            raise _bad(path, n, f"'done' for entry {rec['entry']}, which never began")
+        by_entry[rec["entry"]].closed = True
+    elif kind == "protect":
+        _need(rec, path, n, kind=str, value=str)
+        try:
+            value = bytes.fromhex(rec["value"])
+        except ValueError:
+            raise _bad(path, n, "protect record has a bad 'value'") from None
+        p = Protect(rec["seq"], rec["kind"], value, int(rec.get("mask") or 0))
+        by_protect[p.seq] = p
+        j.protects.append(p)
+    elif kind == "protect-restored":
+        _need(rec, path, n, ref=int)
+        if rec["ref"] not in by_protect:
+            raise _bad(path, n, f"'protect-restored' refers to record {rec['ref']}, not a 'protect' record")
+        by_protect[rec["ref"]].restored = True
+    elif kind == "end":
+        j.ended = str(rec.get("result"))
+    else:
+        raise _bad(path, n, f"unknown record type {kind!r}")
+
+
 def read(path: Path) -> Journal:
     """Read and check a journal file; :class:`JournalError` if it is
-    corrupt or truncated in any way."""
+    damaged anywhere but in a torn last line."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise JournalError(f"journal {path}: cannot read: {exc.strerror or exc}") from None
-    if not raw:
-        raise _bad(path, 1, "the file is empty (the run stopped while creating it)")
-    if not raw.endswith(b"\n"):
-        n = raw.count(b"\n") + 1
-        raise _bad(path, n, "the last line is incomplete (truncated)")
-    journal: Journal | None = None
+    lines = raw.split(b"\n")
+    torn = lines.pop()  # b"" when the file ends with a newline
+    if not lines:
+        raise _bad(path, 1, "no complete record (the run stopped while creating it)")
+    j = _run_record(_record(lines[0], path, 1), path)
     by_entry: dict[int, Entry] = {}
     by_protect: dict[int, Protect] = {}
-    for n, line in enumerate(raw.split(b"\n")[:-1], start=1):
+    for n, line in enumerate(lines[1:], start=2):
+        _apply(j, _record(line, path, n), path, n, by_entry, by_protect)
+    j.next_seq = len(lines)
+    j.torn = bool(torn)
+    j.good_length = len(raw) - len(torn)
+    return j
+
+
+def read_all(directory: Path) -> tuple[list[Journal], list[tuple[Path, JournalError]]]:
+    """Every journal in ``directory``: those that read, and the damaged
+    ones with why (one bad file never hides the others)."""
+    good, bad = [], []
+    for p in files(directory):
         try:
-            rec = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
-            raise _bad(path, n, "not a complete JSON record (truncated or overwritten)") from None
-        if not isinstance(rec, dict):
-            raise _bad(path, n, "not a JSON object")
-        want = rec.get("sha256")
-        body = {k: v for k, v in rec.items() if k != "sha256"}
-        if not isinstance(want, str) or hashlib.sha256(_canonical(body)).hexdigest() != want:
-            raise _bad(path, n, "checksum mismatch (the record was altered or damaged)")
-        if rec.get("seq") != n - 1:
-            raise _bad(path, n, f"record number {rec.get('seq')!r} where {n - 1} was expected (records missing or reordered)")
-        kind = rec.get("type")
-        if n == 1:
-            if kind != "run":
-                raise _bad(path, n, "the first record is not a 'run' record")
-            if rec.get("version") != FORMAT_VERSION:
-                raise _bad(path, n, f"journal format version {rec.get('version')!r}; this flashcheck reads {FORMAT_VERSION}")
-            _need(rec, path, n, jedec_id=str, transport=str, started=str)
-            uid = rec.get("unique_id")
-            if uid is not None and not isinstance(uid, str):
-                raise _bad(path, n, "run record has a bad 'unique_id'")
-            journal = Journal(path, rec["jedec_id"], uid, rec["transport"], rec["started"])
-            continue
-        assert journal is not None
-        if kind == "begin":
-            _need(rec, path, n, entry=int, address=int, size=int, opcode=int, window_start=int, window_size=int,
-                  data=str, data_sha256=str, erasers=list)
-            try:
-                data = base64.b64decode(rec["data"], validate=True)
-            except ValueError:
-                raise _bad(path, n, "the saved data is not valid base64") from None
-            if hashlib.sha256(data).hexdigest() != rec["data_sha256"] or len(data) != rec["window_size"]:
-                raise _bad(path, n, "the saved data does not match its checksum or size")
-            try:
-                erasers = [(int(op), int(sz)) for op, sz in rec["erasers"]]
-            except (TypeError, ValueError):
-                raise _bad(path, n, "bad 'erasers' list") from None
-            if rec["entry"] in by_entry:
-                raise _bad(path, n, f"entry {rec['entry']} begins twice")
-            e = Entry(rec["entry"], rec["address"], rec["size"], rec["opcode"], rec["window_start"], data, erasers)
-            if not (e.window_start <= e.address and e.address + e.size <= e.window_end):
-                raise _bad(path, n, "the saved window does not contain the block under test")
-            by_entry[e.entry] = e
-            journal.entries.append(e)
-        elif kind == "done":
-            _need(rec, path, n, entry=int)
-            if rec["entry"] not in by_entry:
-                raise _bad(path, n, f"'done' for entry {rec['entry']}, which never began")
-            by_entry[rec["entry"]].closed = True
-        elif kind == "protect":
-            _need(rec, path, n, kind=str, value=str)
-            try:
-                value = bytes.fromhex(rec["value"])
-            except ValueError:
-                raise _bad(path, n, "protect record has a bad 'value'") from None
-            p = Protect(rec["seq"], rec["kind"], value, int(rec.get("mask") or 0))
-            by_protect[p.seq] = p
-            journal.protects.append(p)
-        elif kind == "protect-restored":
-            _need(rec, path, n, ref=int)
-            if rec["ref"] not in by_protect:
-                raise _bad(path, n, f"'protect-restored' refers to record {rec['ref']}, not a 'protect' record")
-            by_protect[rec["ref"]].restored = True
-        elif kind == "end":
-            journal.ended = str(rec.get("result"))
-        else:
-            raise _bad(path, n, f"unknown record type {kind!r}")
-        journal.next_seq = n
-    assert journal is not None
-    journal.next_seq = len(raw.split(b"\n")) - 1
-    return journal
+            good.append(read(p))
+        except JournalError as exc:
+            bad.append((p, exc))
+    return good, bad
 
 
-def unfinished_for(directory: Path, jedec_id: str, unique_id: str | None) -> list[Journal]:
-    """The unfinished journals of one chip (found by file name, then read
-    and checked: :class:`JournalError` for a corrupt one)."""
-    tag = f"-{jedec_id}-{unique_id or 'nouid'}-"
-    return [j for j in (read(p) for p in files(directory) if tag in p.name) if j.unfinished]
+def in_use(path: Path) -> bool:
+    """Whether a running test holds this journal's lock."""
+    from flashcheck.workflows.erasetest.lock import try_flock
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return not try_flock(fd)
+    finally:
+        os.close(fd)
+
+
+def tag(jedec_id: str, unique_id: str | None) -> str:
+    return f"-{jedec_id}-{unique_id or 'nouid'}-"
 
 
 def remove(path: Path) -> None:
@@ -381,6 +464,12 @@ def remove(path: Path) -> None:
         path.unlink()
     except OSError:
         pass
+
+
+def remove_with_backup(j: Journal | Path) -> None:
+    path = j if isinstance(j, Path) else j.path
+    remove(path.with_suffix(IMAGE_SUFFIX))
+    remove(path)
 
 
 def files(directory: Path) -> list[Path]:
