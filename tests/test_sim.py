@@ -107,6 +107,20 @@ def test_unique_id_per_instance_and_absent_where_the_part_has_none(tmp_path) -> 
 # -- SFDP against the model's own geometry -----------------------------------
 
 
+#: DataFlash models: no 05h status, no write enable; their busy figures are
+#: not read through the 25-series commands this test uses.
+DATAFLASH = {"AT45DB321E"}
+
+
+#: Models whose SFDP bytes (taken from a real chip) give other erase times
+#: than the datasheet figures the model runs at.
+SFDP_TIMES_DISAGREE = {
+    # SFDP lists the high-performance mode's times; the -L parts power up in
+    # ultra-low-power mode, whose (slower) times the model uses
+    "MX25R6435F",
+}
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_sfdp_matches_model_geometry(name: str) -> None:
     nor, _ = open_nor(name)
@@ -133,7 +147,10 @@ def test_sfdp_matches_model_geometry(name: str) -> None:
         for size, opcode, typ, mx in info.erase_types:
             want = model.erase_timing(opcode, size).typ_ms
             assert typ is not None and mx is not None and mx >= typ
-            assert abs(typ - want) <= max(8.0, want * 0.1), (opcode, typ, want)
+            close = abs(typ - want) <= max(8.0, want * 0.1)
+            # a real chip's table may disagree with its own datasheet: the model keeps both
+            assert close is (name not in SFDP_TIMES_DISAGREE), (opcode, typ, want)
+
     else:
         assert all(t is None for _s, _o, t, _m in info.erase_types)
     if model.sfdp.sector_map:
@@ -390,13 +407,18 @@ def test_busy_time_is_the_scaled_typical_and_blocks_other_commands() -> None:
     assert erased(nor, 0, 4)
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", [m for m in MODELS if m not in DATAFLASH])
 def test_reported_busy_figures(name: str) -> None:
     model = get_model(name)
     assert model is not None
     nor, t = open_nor(name, time_scale=0.0001)
     if model.protection and model.protection.kind == "bpr":
         nor.global_unlock()
+    elif nor.read_status() & 0x3C:  # BP bits set at power-up (SST25VF016B: all blocks protected)
+        nor.write_enable()
+        nor.command(0x01, b"\x00")
+        nor.wait_ready(1)
+        assert nor.read_status() & 0x3C == 0
     nor.page_program(0, b"\x00")
     rec = t.chip.history[-1]
     assert rec.result == "done" and rec.busy_s == pytest.approx(model.program.typ_ms / 1000 * 0.0001)

@@ -52,6 +52,8 @@ def _print_probe(res, explain: bool = False) -> None:
     f = res.facts
     r = res.result
     click.echo(f"chip      {f.id_hex} {f.ext_hex}  ({res.url})")
+    if f.woken:  # said every time: a chip left asleep by its host answers nothing until woken
+        click.echo(f"woken     {' then '.join(f.woken)} sent before the ID was read")
     who = r.who(", ")
     tag = "" if r.curated else " [uncurated]"
     click.echo(f"part      {who}{tag}  (by {r.match.how if r.match else '?'})")
