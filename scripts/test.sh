@@ -30,7 +30,7 @@ pip_install() {  # quiet unless it fails
   "$venv/bin/python" -m pip install -q "$@" >"$log" 2>&1 || { cat "$log"; echo "pip install $* failed"; exit 2; }
 }
 pip_install --force-reinstall --no-deps .
-pip_install ".[test,dashboard]"
+pip_install ".[test,dashboard,openhtf]"
 rm -f "$log"
 # src/ layout: `import flashcheck` finds the installed package, not the tree.
 exec "$venv/bin/python" -m pytest -p no:cacheprovider -rs tests "$@"
