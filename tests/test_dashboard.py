@@ -7,13 +7,13 @@ a station run writes new results after the page was opened."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -31,8 +31,6 @@ from flashcheck.output import report  # noqa: E402
 
 SRC = str(Path(flashcheck.__file__).resolve().parent.parent)
 ROOT = Path(__file__).resolve().parent.parent
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(autouse=True)
@@ -235,16 +233,19 @@ def test_loopback_rule():
 # -- the user's path: the server as a process, a real browser ---------------------
 
 
+def _script():
+    spec = importlib.util.spec_from_file_location("dashboard_screenshot", ROOT / "scripts" / "dashboard_screenshot.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+SHOT = _script()  # the browser and server helpers the screenshot script uses
+
+
 class Server:
-    def __init__(self, *args: str):
-        self.proc = subprocess.Popen([sys.executable, "-m", "flashcheck.cli", "dashboard", *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
-        line = self.proc.stdout.readline()
-        m = re.search(r"(http://\S+)", line)
-        if not m:
-            self.proc.kill()
-            raise AssertionError(f"no address: {line!r} {self.proc.stderr.read()}")
-        self.url = m.group(1)
+    def __init__(self, db: str, *args: str):
+        self.proc, self.url = SHOT.start_dashboard(db, *args, env=_env())
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -253,7 +254,7 @@ class Server:
 
 def test_remote_address_with_allow_remote(station_db):
     _path, url = station_db
-    srv = Server("--db", url, "--listen", "0.0.0.0:0", "--allow-remote")
+    srv = Server(url, "--listen", "0.0.0.0:0", "--allow-remote")
     try:
         import urllib.request
 
@@ -265,18 +266,10 @@ def test_remote_address_with_allow_remote(station_db):
 
 
 def _browser():
-    if not CHROMIUM or not os.path.exists(CHROMEDRIVER):
-        pytest.skip("no browser: install Debian's chromium and chromium-driver (scripts/test.sh does as root)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium missing: pip install '.[test]'")
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1280,1500", f"--user-data-dir={tempfile.mkdtemp(prefix='fc-chromium-')}"):
-        opts.add_argument(flag)
-    opts.binary_location = CHROMIUM
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    why = SHOT.browser_missing()
+    if why:
+        pytest.skip(why)
+    return SHOT.headless_chromium()
 
 
 def _wait(driver, cond, what: str, timeout: float = 60):
@@ -292,13 +285,15 @@ def _wait(driver, cond, what: str, timeout: float = 60):
 
 
 def _texts(driver, css: str) -> list[str]:
-    return [e.text for e in driver.find_elements("css selector", css)]
+    """Read in one script call: the page redraws its tables on every poll."""
+    js = "return [...document.querySelectorAll(arguments[0])].map(e => (e.innerText ?? e.textContent).replace(/\\u200b/g, ''))"
+    return driver.execute_script(js, css)
 
 
 def test_browser_shows_the_database_and_updates_live(tmp_path):
     url = f"sqlite:///{tmp_path / 'live.db'}"
     station_run(url, 4, "sim://W25Q128JV", "sim://S25FL127S")
-    srv = Server("--db", url, "--listen", "127.0.0.1:0", "--poll", "0.5")
+    srv = Server(url, "--poll", "0.5")
     driver = _browser()
     try:
         driver.get(srv.url)
@@ -309,7 +304,7 @@ def test_browser_shows_the_database_and_updates_live(tmp_path):
         assert _texts(driver, "#pareto td[data-field=cause]") == [p["cause"] for p in s["failures_by_cause"]]
         assert _texts(driver, "#per-part td[data-field=part]") == [p["part"] for p in s["per_part"]]
         assert len(_texts(driver, "#latest tbody tr")) == 4
-        assert driver.find_elements("css selector", "#chart-pareto svg rect")
+        assert len(_texts(driver, "#chart-pareto svg rect")) == len(s["failures_by_cause"])
         assert driver.find_element("id", "error").get_attribute("hidden")
         marker = driver.execute_script("window.__notReloaded = 'yes'; return window.__notReloaded")
 
@@ -319,7 +314,7 @@ def test_browser_shows_the_database_and_updates_live(tmp_path):
         assert driver.execute_script("return window.__notReloaded") == marker  # same page, no reload
         assert driver.find_element("id", "yield").text == f"{100 * 5 / 7:.1f}%"
         assert set(_texts(driver, "#per-station td[data-field=station]")) == {"line-a", "line-b"}
-        newest = driver.find_elements("css selector", "#latest tbody tr")[0].text
+        newest = _texts(driver, "#latest tbody tr")[0]
         assert "line-b" in newest and "PASS" in newest.upper()
         if os.environ.get("FLASHCHECK_SCREENSHOT"):
             driver.save_screenshot(os.environ["FLASHCHECK_SCREENSHOT"])

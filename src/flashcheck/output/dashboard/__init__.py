@@ -21,6 +21,7 @@ from pathlib import Path
 
 STATIC = Path(__file__).parent / "static"
 POLL_S = 2.0
+CACHE_S = 5.0
 MAX_LAST = 500
 
 _HEADERS = {
@@ -59,9 +60,22 @@ def create_app(reader, *, poll_s: float = POLL_S, clock=None):
             raise FlashcheckError("last: expected a number of boards") from None
         return since, max(0, min(last, MAX_LAST))
 
-    def _compute(since: datetime | None, last: int) -> dict:
+    cache: dict[tuple, tuple[float, dict]] = {}
+
+    def _compute(since: datetime | None, last: int, key: tuple) -> dict:
+        """The figures; the same answer again for CACHE_S while the records
+        have not changed (every screen on the line polls)."""
+        import time
+
         reader.refresh()
-        return view(reader.records(), now=now(), since=since, last=last)
+        key = (reader.version, *key)
+        hit = cache.get(key)
+        if hit and time.monotonic() - hit[0] < CACHE_S:
+            return hit[1]
+        body = view(reader.records(), now=now(), since=since, last=last)
+        cache.clear()
+        cache[key] = (time.monotonic(), body)
+        return body
 
     async def summary(request):
         try:
@@ -69,7 +83,7 @@ def create_app(reader, *, poll_s: float = POLL_S, clock=None):
         except FlashcheckError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         try:
-            body = await run_in_threadpool(_compute, since, last)
+            body = dict(await run_in_threadpool(_compute, since, last, (request.query_params.get("since"), last)))
         except FlashcheckError as exc:  # the database went away: say so, keep serving
             return JSONResponse({"error": str(exc), "database": reader.shown_url}, status_code=503)
         body.update(database=reader.shown_url, poll_s=poll_s)

@@ -42,7 +42,8 @@ function fillTable(table, cols, rows, empty) {
   for (const r of rows) {
     const tr = body.appendChild(el("tr"));
     for (const c of cols) {
-      const v = c.get ? c.get(r) : r[c.key];
+      let v = c.get ? c.get(r) : r[c.key];
+      if (typeof v === "string") v = v.replace(/[/?&]/g, "$&\u200b");  // line breaks allowed after / ? &
       const cls = [c.num ? "num" : "", c.cls ? c.cls(r) : ""].join(" ").trim();
       const td = tr.appendChild(el("td", v, cls));
       if (c.key) td.dataset.field = c.key;
