@@ -18,6 +18,7 @@ htf = pytest.importorskip("openhtf", reason="OpenHTF missing: pip install '.[ope
 
 import flashcheck  # noqa: E402
 from flashcheck.transport import open_transport  # noqa: E402
+from test_erasetest import _random_image as full_image  # noqa: E402  (an image full of random data)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "openhtf_station.py"
@@ -36,16 +37,6 @@ def station():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
-
-
-def full_image(path: Path, model: str) -> bytes:
-    """The sim's image for ``model``, full of random data."""
-    t = open_transport(f"sim://{model}?image={path}")
-    size = len(t.chip.data)
-    t.close()
-    data = os.urandom(size)
-    path.write_bytes(data)
-    return data
 
 
 def measured(record) -> dict[str, tuple]:
