@@ -64,9 +64,11 @@ def station_db(tmp_path_factory):
     """A SQLite store written by a real station run: 3 W25Q128JV (pass) and
     3 S25FL127S (fail) boards."""
     d = tmp_path_factory.mktemp("dash")
-    os.environ.setdefault("FLASHCHECK_DATA_DIR", str(d / "data"))
     url = f"sqlite:///{d / 'r.db'}"
-    station_run(url, 6, "sim://W25Q128JV", "sim://S25FL127S")
+    with pytest.MonkeyPatch.context() as mp:  # (module scope: the autouse fixture is not set up yet)
+        mp.setenv("FLASHCHECK_DATA_DIR", str(d / "data"))
+        mp.setenv("FLASHCHECK_JOURNAL_DIR", str(d / "journal"))
+        station_run(url, 6, "sim://W25Q128JV", "sim://S25FL127S")
     return d / "r.db", url
 
 

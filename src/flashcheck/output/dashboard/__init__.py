@@ -49,17 +49,6 @@ def create_app(reader, *, poll_s: float = POLL_S, clock=None):
 
     now = clock or (lambda: datetime.now(timezone.utc))
 
-    def _params(request) -> tuple[datetime | None, int]:
-        from flashcheck.output.report import parse_since
-
-        since_text = request.query_params.get("since", "").strip()
-        since = parse_since(since_text, now()) if since_text and since_text != "all" else None
-        try:
-            last = int(request.query_params.get("last", "25"))
-        except ValueError:
-            raise FlashcheckError("last: expected a number of boards") from None
-        return since, max(0, min(last, MAX_LAST))
-
     cache: dict[tuple, tuple[float, dict]] = {}
 
     def _compute(since: datetime | None, last: int, key: tuple) -> dict:
@@ -79,7 +68,7 @@ def create_app(reader, *, poll_s: float = POLL_S, clock=None):
 
     async def summary(request):
         try:
-            since, last = _params(request)
+            since, last = _params(request, now())
         except FlashcheckError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         try:
@@ -97,6 +86,20 @@ def create_app(reader, *, poll_s: float = POLL_S, clock=None):
                 Mount("/static", StaticFiles(directory=STATIC), name="static")],
         middleware=[Middleware(_Headers)],
     )
+
+
+def _params(request, now: datetime) -> tuple[datetime | None, int]:
+    """?since= (all, 24h, an ISO date ...) and ?last= (boards listed)."""
+    from flashcheck.errors import InputError
+    from flashcheck.output.report import parse_since
+
+    since_text = request.query_params.get("since", "").strip()
+    since = parse_since(since_text, now) if since_text and since_text != "all" else None
+    try:
+        last = int(request.query_params.get("last", "25"))
+    except ValueError:
+        raise InputError("last: expected a number of boards") from None
+    return since, max(0, min(last, MAX_LAST))
 
 
 class _Headers:
