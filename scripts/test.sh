@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 want=()
 command -v flashrom >/dev/null 2>&1 || want+=(flashrom)
 command -v pg_ctlcluster >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)
+# the dashboard's browser test: headless Chromium driven by selenium
+command -v chromium >/dev/null 2>&1 || want+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || want+=(chromium-driver)
 if [ ${#want[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "installing Debian packages: ${want[*]}"
@@ -27,7 +30,7 @@ pip_install() {  # quiet unless it fails
   "$venv/bin/python" -m pip install -q "$@" >"$log" 2>&1 || { cat "$log"; echo "pip install $* failed"; exit 2; }
 }
 pip_install --force-reinstall --no-deps .
-pip_install ".[test]"
+pip_install ".[test,dashboard,openhtf]"
 rm -f "$log"
 # src/ layout: `import flashcheck` finds the installed package, not the tree.
 exec "$venv/bin/python" -m pytest -p no:cacheprovider -rs tests "$@"

@@ -29,6 +29,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "devices": "probe:devices",
     "station": "station:station",
     "report": "station:report",
+    "dashboard": "dashboard:dashboard",
 }
 
 
