@@ -52,12 +52,17 @@ Matching a value.  Numbers are read from the text with their thousands
 separators ("1,600"), leaving out footnote marks ("tCE(1)", "(Note 2)").
 Each number takes a unit of the kind sought: the unit printed right after it
 if any (a "2.7V" is a voltage even on a line that ends in MHz), else the
-first one to its right on the same line, else (when the line has no such
-unit) the one on the nearest line within five (a table cell's unit may sit
-under its label, "[Mhz]"; the line below wins a tie); a number to the right
-of its line's units is a note, not a value.  Times are compared
-in ms (s, sec, ms, us, µs, ns), clocks in MHz, supplies in volts, sizes in
-bytes (B, byte, KB, Kbyte, Mbit, Mb, M-bit ...).  So 0.4 s is found for
+first one to its right on the same line, else the one that starts the next
+line when the number ends its line (prose wrapped: "page (256" / "bytes)"),
+else (when the line has no such unit) the one on the nearest line within
+five (a table cell's unit may sit under its label, "[Mhz]"; the line below
+wins a tie, unless only the line above has a cell starting in the column
+where the number's line starts: the rows of one cell spread over lines,
+"4 Kbytes" / "tBLKE ... 32 Kbytes ... ms" / "64 K bytes", before the next
+row's "tCHPE ... sec"); a number to the right of its line's units is a note,
+not a value.  Times are compared in ms (s, sec, ms, us, µs, ns), clocks in
+MHz, supplies in volts (V, volt), sizes in bytes (B, byte, KB, Kbyte, Mbit,
+Mb, M-bit, megabit ...).  So 0.4 s is found for
 400 ms and "3 ns" is never taken for 3 ms.  Opcodes and ID bytes are found as 20h,
 20H or 0x20, or bare ("20") on a line that says "hex"; a JEDEC ID also as one
 run of its bytes ("EF 40 18", "EF4018h"), else as hex numbers that spell it
@@ -65,11 +70,16 @@ together ("EFh" and "4018h").  Order codes: every code of ``fields`` as a
 word of its own ("S = SOIC") or as its field in an order code printed in
 full (W25Q128JVSIQ); without ``fields``, each pattern's literal start
 (W25Q128JV, spaces ignored).  SFDP: "SFDP"/"Serial Flash Discoverable" or
-the 5Ah opcode (for ``sfdp: false``: no such mention in the window).
+the 5Ah opcode.  ``sfdp: false`` is an absence: no such mention anywhere in
+the datasheet's text; it needs a ``where`` entry (whose heading must be
+found) or an ``unconfirmed`` entry that explains it.
 Power-up protection: the window speaks of protection and of the state at
 power-up or as shipped ("power-up", "default", "factory", "reset",
-"delivered", "shipped"); the
-unlock opcodes are checked with the command list.  Address bytes: "A23",
+"delivered", "shipped"); for protection that is clear as shipped
+(``configurable`` or ``none``), "the Status Register contains 00h" or "the
+Status Register bits are set to 0" (an Initial Delivery State section) is
+the protection statement.  The unlock opcodes are checked with the command
+list.  Address bytes: "A23",
 "3-byte", "24-bit" (A31, 4-byte, 32-bit for 4).
 
 Output: one line per problem (file:line: FAMILY: what), then the families
@@ -312,8 +322,9 @@ NUMBER = re.compile(r"(?<![\w.,])(?<!Note )(?<!Notes )(?<!NOTE )(\d{1,3}(?:,\d{3
 UNITS = {  # kind -> unit pattern; factor() turns a matched unit into the kind's base unit
     "time": re.compile(r"(?<![A-Za-z])(ns|[µμu]s(?:ec)?|ms(?:ec)?|s(?:ec(?:onds?|s)?|econds?)?)(?![A-Za-z])"),
     "freq": re.compile(r"(?<![A-Za-z])([kKmMgG])[hH][zZ](?![A-Za-z])"),
-    "volt": re.compile(r"(?<![A-Za-z])(m?V)(?![A-Za-z])"),
-    "size": re.compile(r"(?<![A-Za-z])([KkMG]i?)?-?(?:\s?)([Bb][Yy][Tt][Ee][Ss]?|[Bb][Ii][Tt][Ss]?|B|b)(?![A-Za-z])"),
+    "volt": re.compile(r"(?<![A-Za-z])(m?V|m?[Vv]olts?)(?![A-Za-z])"),
+    "size": re.compile(r"(?<![A-Za-z])([KkMG]i?|[Kk]ilo|[Mm]ega|[Gg]iga)?-?(?:\s?)"
+                       r"([Bb][Yy][Tt][Ee][Ss]?|[Bb][Ii][Tt][Ss]?|B|b)(?![A-Za-z])"),
 }
 
 
@@ -343,14 +354,29 @@ def unit_of(lines: Lines, row: int, end: int, start: int, kind: str) -> float | 
     right = pattern.search(text, end)
     if right:
         return factor(kind, right)
+    if row + 1 < len(lines) and not text[end:].strip(" )"):  # prose wrapped after the number: "page (256" / "bytes)"
+        wrapped = pattern.match(lines[row + 1][1].lstrip())
+        if wrapped:
+            return factor(kind, wrapped)
     if pattern.search(text[:start]):
         return None
     for distance in range(1, UNIT_NEIGHBOURS + 1):
-        for r in (row + distance, row - distance):
-            m = pattern.search(lines[r][1]) if 0 <= r < len(lines) else None
-            if m:
-                return factor(kind, m)
+        near = [(r, m) for r in (row + distance, row - distance)
+                if 0 <= r < len(lines) and (m := pattern.search(lines[r][1]))]
+        if near:
+            # a tie goes to the line below, unless only the line above shares the number's
+            # row label column (a cell over several lines: "4 Kbytes" / "tBLKE ... 32 Kbytes
+            # ... ms" / "64 K bytes", then the next row "tCHPE ... sec")
+            column = indent_of(text)
+            shared = [m for r, m in near if column in cell_starts(lines[r][1])]
+            return factor(kind, (shared or [m for _, m in near])[0])
     return None
+
+
+def cell_starts(text: str) -> set[int]:
+    """Columns where the cells of a layout line start: its first character and
+    each one after two spaces or more."""
+    return {m.start() for m in re.finditer(r"(?<=\s\s)\S", text)} | ({indent_of(text)} if text.strip() else set())
 
 
 def find_quantity(lines: Lines, value: float, kind: str) -> int | None:
@@ -416,6 +442,17 @@ def find_id(lines: Lines, hexid: str) -> tuple[list[str], int | None]:
 def find_word(lines: Lines, pattern: str) -> int | None:
     rx = re.compile(pattern, re.IGNORECASE)
     return next((n for n, line in lines if rx.search(line)), None)
+
+
+def find_phrase(lines: Lines, pattern: str) -> int | None:
+    """Line number where ``pattern`` starts in the window's text read as prose
+    (lines joined with a space, so a sentence may wrap)."""
+    text, starts = "", []
+    for n, line in lines:
+        starts.append((len(text), n))
+        text += line + " "
+    m = re.search(pattern, text, re.IGNORECASE)
+    return None if m is None else max(n for offset, n in starts if offset <= m.start())
 
 
 def literal_start(pattern: str) -> str:
@@ -577,11 +614,25 @@ def commands_test(opcodes: list[int]) -> Test:
     return test
 
 
+# A status register delivered all 0 holds no block-protect bit set ("Initial Delivery State":
+# "The Status Register contains 00h (all Status Register bits are 0)", "The Status Register
+# bits are set to 0, except DRV0 bit (S21) is set to 1").
+CLEARED_STATUS = (r"status\s+register\s+(contains|is)\s+0+h\b"
+                  r"|status\s+register\s+bits\s+are\s+(set\s+to\s+)?0\b")
+
+
 def power_up_test(power: dict) -> Test:
     """The window says what protection the chip has at power-up or as shipped
-    (the unlock commands are checked with the command list)."""
+    (the unlock commands are checked with the command list).  For a family
+    whose protection is clear as shipped (configurable or none), a status
+    register delivered as 00h / all bits 0 says so too."""
+    clear = isinstance(power, dict) and power.get("block_protection") in ("configurable", "none")
+
     def test(lines: Lines):
-        return all_found({"protection": find_word(lines, r"protect"),
+        protection = find_word(lines, r"protect")
+        if protection is None and clear:
+            protection = find_phrase(lines, CLEARED_STATUS)
+        return all_found({"protection": protection,
                           "power-up or default state": find_word(lines, r"power[- ]?(up|on)|default|factory|reset|deliver|shipped")})
     return test
 
@@ -702,6 +753,13 @@ def check_figure(fig: Figure, fam: dict, sheet: Datasheet) -> tuple[str, str, in
             return "unconfirmed", f"{fig.label}: unconfirmed: {why}", None
         return "missing", f"{fig.label}: missing (absent, and no 'unconfirmed' entry explains it)", None
     cited = (fam.get("where") or {}).get(fig.key)
+    if fig.key == "sfdp" and fig.value is False:  # an absence: the whole text must be silent
+        body = [(i, line) for i, line in enumerate(sheet.lines, 1) if not (i <= 6 and line.startswith("#"))]
+        n = find_word(body, SFDP_WORDS)
+        if n:
+            return "not found", f"{shown}: yet {sheet.name} names SFDP or 5Ah at line {n}", None
+        if not cited and explained(fam, fig.key):
+            return "found", "", None
     if not cited:
         return "missing", f"{shown}: no 'where' entry names its table or section", None
     lines, lost = cited_window(sheet, str(cited))

@@ -340,3 +340,103 @@ def test_opcode_in_any_form_is_found_and_no_other(byte, other, form):
     assert cc.find_hex([(1, line)], byte) == 1
     if other != byte:
         assert cc.find_hex([(1, line)], other) is None
+
+
+# -- forms found in the datasheet library ----------------------------------------
+
+
+@pytest.mark.parametrize("line, value, kind, found", [
+    ("   - 2.7 to 3.6 volt for read, erase, and program operations", 2.7, "volt", True),
+    ("   - 2.7 to 3.6 volt for read, erase, and program operations", 3.6, "volt", True),
+    ("   - 2.7 to 3.6 volt for read, erase, and program operations", 3.3, "volt", False),
+    ("        08 = 8-megabit", 1 << 20, "size", True),
+    ("        08 = 8-megabit", 8 << 20, "size", False),  # 8 megabit is 1 MiB, not 8 MiB
+    ("   16 = 16-Kilobit", 2048, "size", True),
+])
+def test_volt_and_megabit_words(line, value, kind, found):
+    assert (cc.find_quantity([(3, line)], value, kind) == 3) is found
+
+
+def test_number_wrapped_before_its_unit():
+    prose = [(1, "Program command is executed on byte basis, or page (256"), (2, "bytes) basis. Erase command")]
+    assert cc.find_quantity(prose, 256, "size") == 1
+    # the next line must start with the unit: a unit further on in it does not count
+    other = [(1, "Program command is executed on byte basis, or page (256"), (2, "and 4K-byte sectors")]
+    assert cc.find_quantity(other, 256, "size") is None
+
+
+# AT25SF081 DS-25SF081-045I, 12.6: the block-erase cell runs over three lines, its unit
+# on the middle one; the next row (chip erase, in seconds) is as near to the last line.
+ERASE_CELL = """\
+     tBP              Byte Program Time                                                                        5                                5                   µs
+
+                                                                          4 Kbytes                             60       300                    60      300
+
+     tBLKE(1)         Block Erase Time                                    32 Kbytes                          300        1300                   300    1300          ms
+
+                                                                          64 K bytes                         500        3000                   500    3000
+
+     tCHPE(1) (2)     Chip Erase Time                                                                          12       30                     12         20       sec
+"""
+
+
+@pytest.mark.parametrize("value, found", [
+    (500, 7), (3000, 7),  # 64 K bytes: ms, from its cell's line above, not the chip erase row's sec
+    (500000, None), (3000000, None),
+    (60, 3), (300, 3),  # 4 Kbytes: ms (the byte-program row above is in µs)
+    (12000, 9), (30000, 9),  # the chip erase row keeps its own sec
+])
+def test_unit_of_a_cell_spread_over_lines(value, found):
+    lines = list(enumerate(ERASE_CELL.splitlines(), 1))
+    assert cc.find_quantity(lines, value, "time") == found
+
+
+def test_unit_tie_still_goes_below_without_a_shared_column():
+    lines = [(1, " tA   Thing A   1   ms"), (2, "               7    9"), (3, " tB   Thing B   2   s")]
+    assert cc.find_quantity(lines, 7000, "time") == 2
+
+
+DELIVERY = [(1, "8.2. INITIAL DELIVERY STATE"),
+            (2, "The device is delivered with the memory array erased: all bits are set to 1 (each byte contains FFH). The Status"),
+            (3, "Register bits are set to 0, except DRV1 bit (S22) is set to 1.")]
+MACRONIX_DELIVERY = [(1, "INITIAL DELIVERY STATE"),
+                     (2, "The device is delivered with the memory array erased: all bits are set to 1 (each byte contains FFh). The Status"),
+                     (3, "Register contains 00h (all Status Register bits are 0).")]
+
+
+@pytest.mark.parametrize("lines", [DELIVERY, MACRONIX_DELIVERY])
+@pytest.mark.parametrize("state, ok", [("configurable", True), ("none", True), ("all", False)])
+def test_power_up_from_an_initial_delivery_state(lines, state, ok):
+    missing, _ = cc.power_up_test({"block_protection": state})(lines)
+    assert (missing == []) is ok
+    if not ok:
+        assert missing == ["protection"]  # a cleared status register does not say "all protected"
+
+
+def test_power_up_needs_the_status_register_cleared():
+    lines = [(1, "INITIAL DELIVERY STATE"), (2, "The device is delivered with the memory array erased (FFh).")]
+    assert cc.power_up_test({"block_protection": "configurable"})(lines)[0] == ["protection"]
+
+
+def sfdp_result(text: str, fam: dict) -> tuple[str, str]:
+    sheet = sheet_of(text)
+    fig = next(f for f in cc.scalar_figures(fam, ()) if f.key == "sfdp")
+    status, message, _ = cc.check_figure(fig, fam, sheet)
+    return status, message
+
+
+SILENT = "1. FEATURES\n Fast read 0Bh\nTable 4. COMMAND DEFINITION\n 03 (hex) 9F (hex)\n"
+
+
+def test_sfdp_false_is_an_absence_from_the_whole_text():
+    explained = {"sfdp": False, "unconfirmed": ["sfdp: this datasheet never names Read SFDP (5Ah)"]}
+    assert sfdp_result(SILENT, explained) == ("found", "")
+    cited = {"sfdp": False, "where": {"sfdp": "Table 4. COMMAND DEFINITION"}}
+    assert sfdp_result(SILENT, cited) == ("found", "")
+    # neither a heading nor an explanation: missing
+    assert sfdp_result(SILENT, {"sfdp": False})[0] == "missing"
+    # a mention outside the cited window still contradicts false
+    status, message = sfdp_result(SILENT + "7.30 Read SFDP (5Ah)\n", cited)
+    assert status == "not found" and "line 5" in message
+    status, _ = sfdp_result(SILENT + "7.30 Read SFDP (5Ah)\n", explained)
+    assert status == "not found"
