@@ -442,16 +442,57 @@ def test_bp_bits_protect_without_unlock_and_are_restored_with_it(tmp_path):
     t = open_transport(f"sim://{_SMALL}?image={img}")
     try:
         nor = SpiNor(t)
-        nor.write_status(b"\x04")  # BP0: the top 64 KiB
-        plan = erasetest.make_plan(nor, app, app.board("imp003"), "0x1000:4K")
+        nor.write_status(b"\x04")  # BP0: the top 64 KiB, 0xF0000-0xFFFFF (W25Q80DV 7.1.7)
+        plan = erasetest.make_plan(nor, app, app.board("imp003"), "0x1000:4K,0xF0000:4K")
         rep = erasetest.run_test(nor, plan, tmp_path / "j")
-        assert rep.sectors[0].status == "skipped" and not _ops(t.chip)[1:]
+        status = {s.target.address: s.status for s in rep.sectors}
+        assert status == {0x1000: "tested", 0xF0000: "skipped"}
+        assert "0x0F0000-0x0FFFFF" in rep.protection
         rep = erasetest.run_test(nor, plan, tmp_path / "j", allow_unlock=True)
-        assert rep.sectors[0].status == "tested" and rep.sectors[0].erase_ok
-        assert nor.read_status() & 0x1C == 0x04
+        assert all(s.status == "tested" and s.erase_ok for s in rep.sectors)
+        assert nor.read_status() & 0x7C == 0x04
     finally:
         t.close()
     assert img.read_bytes() == data
+
+
+def _w25q128_protected(tmp_path, sr1: int, sr2: int, sectors: str, unlock: bool = False):
+    img = tmp_path / "q.bin"
+    data = _random_image(img, "W25Q128JV")
+    app = App()
+    t = open_transport(f"sim://W25Q128JV?image={img}")
+    try:
+        nor = SpiNor(t)
+        nor.write_status(bytes([sr1, sr2]))
+        regs = nor.read_status() & 0xFC, nor.read_status2()
+        plan = erasetest.make_plan(nor, app, app.board("imp003"), sectors)
+        rep = erasetest.run_test(nor, plan, tmp_path / "j", allow_unlock=unlock)
+        after = nor.read_status() & 0xFC, nor.read_status2()
+    finally:
+        t.close()
+    assert img.read_bytes() == data
+    assert after == regs  # protection as found
+    return {s.target.address: s.status for s in rep.sectors}, rep
+
+
+def test_only_blocks_inside_the_decoded_bp_range_are_skipped(tmp_path):
+    """W25Q128JV BP0 (CMP=0, TB=0): the upper 1/64, 0xFC0000-0xFFFFFF
+    (datasheet 7.1.8): the block just below is tested, those inside skipped."""
+    status, rep = _w25q128_protected(tmp_path, 0x04, 0x02, "0xFBF000:4K,0xFC0000:4K,0xFFF000:4K")
+    assert status == {0xFBF000: "tested", 0xFC0000: "skipped", 0xFFF000: "skipped"}
+    assert "0xFC0000-0xFFFFFF" in rep.protection
+
+
+def test_cmp_with_bp_zero_protects_everything(tmp_path):
+    """CMP=1 with BP=0 locks the whole array (W25Q128JV 7.1.9)."""
+    status, rep = _w25q128_protected(tmp_path, 0x00, 0x42, "0x000000:4K,0x800000:4K")
+    assert set(status.values()) == {"skipped"}
+    assert "0x000000-0xFFFFFF" in rep.protection
+
+
+def test_cmp_protection_lifted_with_unlock_and_put_back(tmp_path):
+    status, rep = _w25q128_protected(tmp_path, 0x00, 0x42, "0x000000:4K", unlock=True)
+    assert status == {0: "tested"} and rep.unlocked
 
 
 # -- choosing what to test ----------------------------------------------------------
