@@ -704,3 +704,47 @@ def test_spansion_erase_error_is_a_failed_erase_not_a_stuck_chip(tmp_path, monke
     assert s.erase_ok is False and "E_ERR" in s.detail and "0x20 at 0x020000 did not erase" in s.detail
     assert not state["err"]  # cleared
     assert img.read_bytes() == data
+
+
+# -- 4-byte addressing (parts over 16 MiB) -------------------------------------------
+
+
+@pytest.mark.parametrize("sectors", [["--sectors", "0x1800000:4K,0x1FF0000:64K"], []])
+def test_blocks_above_16_mib_are_tested_through_the_cli(tmp_path, run, sectors):
+    """W25Q256JV (32 MiB): blocks above 16 MiB named with --sectors, and
+    the default plan's (which reaches the top); backup and verify cover
+    the whole chip; the image is byte-identical afterwards."""
+    img = tmp_path / "q.bin"
+    before = _random_image(img, "W25Q256JV")
+    code, out, err = run("test", "--url", f"sim://W25Q256JV?image={img}", "--board", "imp003", *sectors,
+                         "--journal-dir", tmp_path / "j", "--json")
+    rep = json.loads(out)
+    assert code == 0 and rep["verdict"] == "pass", (rep["reason"], err)
+    high = [s for s in rep["sectors"] if s["address"] >= 1 << 24]
+    assert high and all(s["status"] == "tested" and s["erase_ok"] and s["restored"] for s in high)
+    assert rep["figures"]["backup_bytes"] == rep["figures"]["verify_bytes"] == 32 << 20
+    assert any("4-byte address mode entered for the run and left again" in n for n in rep["notes"])
+    assert img.read_bytes() == before
+
+
+def test_the_chip_is_left_in_the_address_mode_it_was_found_in(tmp_path):
+    for found_4byte in (False, True):
+        t = open_transport("sim://W25Q256JV")
+        nor = SpiNor(t)
+        app = App()
+        plan = erasetest.make_plan(nor, app, app.board("imp003"), "0x1FFF000:4K")
+        if found_4byte:
+            nor.enter_4byte()
+            nor.addr_width = 3  # as a fresh SpiNor would be: the run must ask the chip
+            with pytest.MonkeyPatch.context() as m:
+                m.setattr(type(nor.vendor), "four_byte_mode", lambda self, n: True)  # ADS not modelled
+                rep = erasetest.run_test(nor, plan, tmp_path / "j")
+        else:
+            rep = erasetest.run_test(nor, plan, tmp_path / "j")
+        (s,) = rep.sectors
+        assert s.erase_ok is True
+        assert t.chip.addr4 is found_4byte
+        erased = [r.addr for r in t.chip.history if r.result == "done" and r.opcode == 0x20]
+        assert 0x1FFF000 in erased and 0xFFF000 not in erased  # reached the top, did not wrap
+        assert bytes(t.chip.data) == b"\xff" * len(t.chip.data)
+        t.close()
