@@ -550,7 +550,7 @@ def test_no_maximum_known_means_timing_unknown(tmp_path):
     (parts / "w.yaml").write_text(
         "manufacturer: Winbond\njedec_manufacturer: 0xEF\nfamilies:\n"
         "  - name: W25Q80DV\n    jedec_id: 'ef4014'\n    capacity: 8 Mbit\n    voltage: {min: 2.7, max: 3.6}\n"
-        "    erase: [{opcode: 0x20, size: 4 KiB}, {opcode: 0xD8, size: 64 KiB}]\n"
+        "    erase: [{opcode: 0x20, size: 4 KiB}, {opcode: 0x52, size: 32 KiB}, {opcode: 0xD8, size: 64 KiB}]\n"
         "    datasheet: {title: a copy without erase times, revision: test}\n")
     app = App(parts_dirs=(parts,))
     t = open_transport(f"sim://{_SMALL}?image={img}")
