@@ -442,16 +442,57 @@ def test_bp_bits_protect_without_unlock_and_are_restored_with_it(tmp_path):
     t = open_transport(f"sim://{_SMALL}?image={img}")
     try:
         nor = SpiNor(t)
-        nor.write_status(b"\x04")  # BP0: the top 64 KiB
-        plan = erasetest.make_plan(nor, app, app.board("imp003"), "0x1000:4K")
+        nor.write_status(b"\x04")  # BP0: the top 64 KiB, 0xF0000-0xFFFFF (W25Q80DV 7.1.7)
+        plan = erasetest.make_plan(nor, app, app.board("imp003"), "0x1000:4K,0xF0000:4K")
         rep = erasetest.run_test(nor, plan, tmp_path / "j")
-        assert rep.sectors[0].status == "skipped" and not _ops(t.chip)[1:]
+        status = {s.target.address: s.status for s in rep.sectors}
+        assert status == {0x1000: "tested", 0xF0000: "skipped"}
+        assert "0x0F0000-0x0FFFFF" in rep.protection
         rep = erasetest.run_test(nor, plan, tmp_path / "j", allow_unlock=True)
-        assert rep.sectors[0].status == "tested" and rep.sectors[0].erase_ok
-        assert nor.read_status() & 0x1C == 0x04
+        assert all(s.status == "tested" and s.erase_ok for s in rep.sectors)
+        assert nor.read_status() & 0x7C == 0x04
     finally:
         t.close()
     assert img.read_bytes() == data
+
+
+def _w25q128_protected(tmp_path, sr1: int, sr2: int, sectors: str, unlock: bool = False):
+    img = tmp_path / "q.bin"
+    data = _random_image(img, "W25Q128JV")
+    app = App()
+    t = open_transport(f"sim://W25Q128JV?image={img}")
+    try:
+        nor = SpiNor(t)
+        nor.write_status(bytes([sr1, sr2]))
+        regs = nor.read_status() & 0xFC, nor.read_status2()
+        plan = erasetest.make_plan(nor, app, app.board("imp003"), sectors)
+        rep = erasetest.run_test(nor, plan, tmp_path / "j", allow_unlock=unlock)
+        after = nor.read_status() & 0xFC, nor.read_status2()
+    finally:
+        t.close()
+    assert img.read_bytes() == data
+    assert after == regs  # protection as found
+    return {s.target.address: s.status for s in rep.sectors}, rep
+
+
+def test_only_blocks_inside_the_decoded_bp_range_are_skipped(tmp_path):
+    """W25Q128JV BP0 (CMP=0, TB=0): the upper 1/64, 0xFC0000-0xFFFFFF
+    (datasheet 7.1.8): the block just below is tested, those inside skipped."""
+    status, rep = _w25q128_protected(tmp_path, 0x04, 0x02, "0xFBF000:4K,0xFC0000:4K,0xFFF000:4K")
+    assert status == {0xFBF000: "tested", 0xFC0000: "skipped", 0xFFF000: "skipped"}
+    assert "0xFC0000-0xFFFFFF" in rep.protection
+
+
+def test_cmp_with_bp_zero_protects_everything(tmp_path):
+    """CMP=1 with BP=0 locks the whole array (W25Q128JV 7.1.9)."""
+    status, rep = _w25q128_protected(tmp_path, 0x00, 0x42, "0x000000:4K,0x800000:4K")
+    assert set(status.values()) == {"skipped"}
+    assert "0x000000-0xFFFFFF" in rep.protection
+
+
+def test_cmp_protection_lifted_with_unlock_and_put_back(tmp_path):
+    status, rep = _w25q128_protected(tmp_path, 0x00, 0x42, "0x000000:4K", unlock=True)
+    assert status == {0: "tested"} and rep.unlocked
 
 
 # -- choosing what to test ----------------------------------------------------------
@@ -509,7 +550,7 @@ def test_no_maximum_known_means_timing_unknown(tmp_path):
     (parts / "w.yaml").write_text(
         "manufacturer: Winbond\njedec_manufacturer: 0xEF\nfamilies:\n"
         "  - name: W25Q80DV\n    jedec_id: 'ef4014'\n    capacity: 8 Mbit\n    voltage: {min: 2.7, max: 3.6}\n"
-        "    erase: [{opcode: 0x20, size: 4 KiB}, {opcode: 0xD8, size: 64 KiB}]\n"
+        "    erase: [{opcode: 0x20, size: 4 KiB}, {opcode: 0x52, size: 32 KiB}, {opcode: 0xD8, size: 64 KiB}]\n"
         "    datasheet: {title: a copy without erase times, revision: test}\n")
     app = App(parts_dirs=(parts,))
     t = open_transport(f"sim://{_SMALL}?image={img}")
@@ -663,3 +704,47 @@ def test_spansion_erase_error_is_a_failed_erase_not_a_stuck_chip(tmp_path, monke
     assert s.erase_ok is False and "E_ERR" in s.detail and "0x20 at 0x020000 did not erase" in s.detail
     assert not state["err"]  # cleared
     assert img.read_bytes() == data
+
+
+# -- 4-byte addressing (parts over 16 MiB) -------------------------------------------
+
+
+@pytest.mark.parametrize("sectors", [["--sectors", "0x1800000:4K,0x1FF0000:64K"], []])
+def test_blocks_above_16_mib_are_tested_through_the_cli(tmp_path, run, sectors):
+    """W25Q256JV (32 MiB): blocks above 16 MiB named with --sectors, and
+    the default plan's (which reaches the top); backup and verify cover
+    the whole chip; the image is byte-identical afterwards."""
+    img = tmp_path / "q.bin"
+    before = _random_image(img, "W25Q256JV")
+    code, out, err = run("test", "--url", f"sim://W25Q256JV?image={img}", "--board", "imp003", *sectors,
+                         "--journal-dir", tmp_path / "j", "--json")
+    rep = json.loads(out)
+    assert code == 0 and rep["verdict"] == "pass", (rep["reason"], err)
+    high = [s for s in rep["sectors"] if s["address"] >= 1 << 24]
+    assert high and all(s["status"] == "tested" and s["erase_ok"] and s["restored"] for s in high)
+    assert rep["figures"]["backup_bytes"] == rep["figures"]["verify_bytes"] == 32 << 20
+    assert any("4-byte address mode entered for the run and left again" in n for n in rep["notes"])
+    assert img.read_bytes() == before
+
+
+def test_the_chip_is_left_in_the_address_mode_it_was_found_in(tmp_path):
+    for found_4byte in (False, True):
+        t = open_transport("sim://W25Q256JV")
+        nor = SpiNor(t)
+        app = App()
+        plan = erasetest.make_plan(nor, app, app.board("imp003"), "0x1FFF000:4K")
+        if found_4byte:
+            nor.enter_4byte()
+            nor.addr_width = 3  # as a fresh SpiNor would be: the run must ask the chip
+            with pytest.MonkeyPatch.context() as m:
+                m.setattr(type(nor.vendor), "four_byte_mode", lambda self, n: True)  # ADS not modelled
+                rep = erasetest.run_test(nor, plan, tmp_path / "j")
+        else:
+            rep = erasetest.run_test(nor, plan, tmp_path / "j")
+        (s,) = rep.sectors
+        assert s.erase_ok is True
+        assert t.chip.addr4 is found_4byte
+        erased = [r.addr for r in t.chip.history if r.result == "done" and r.opcode == 0x20]
+        assert 0x1FFF000 in erased and 0xFFF000 not in erased  # reached the top, did not wrap
+        assert bytes(t.chip.data) == b"\xff" * len(t.chip.data)
+        t.close()

@@ -25,8 +25,6 @@ from typing import Any
 from flashcheck.app import App
 from flashcheck.data.boards import Board
 from flashcheck.chip.spinor import SpiNor
-from flashcheck.chip.vendors import SST26_BPR_BYTES as _SST26_BPR_BYTES  # noqa: F401 - erase test imports it
-from flashcheck.chip.vendors import bp_mask  # noqa: F401 - erase test imports it
 from flashcheck.data.database import Match
 from flashcheck.rules.erasemap import coverage, segments
 from flashcheck.errors import FlashcheckError, InputError

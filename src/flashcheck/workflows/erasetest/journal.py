@@ -32,8 +32,10 @@ Record types:
 ``protect``
     the run is about to change write protection: ``kind`` ``"bpr"`` (SST26
     block-protection register, ``value`` hex of its bytes as read by 0x72)
-    or ``"sr"`` (status register 1, ``value`` hex of the byte as read by
-    0x05, ``mask`` the bits cleared).  ``protect-restored`` (``ref`` = the
+    or ``"sr"`` (status/configuration registers: ``registers`` maps each
+    register the chip layer's vendor hook reads for protection to its
+    value as found, ``value`` the same bytes in hex; journals from before
+    ``registers`` hold SR1 alone in ``value``).  ``protect-restored`` (``ref`` = the
     ``seq`` of the ``protect`` record) when it has been put back.
 ``begin``
     a step is about to change the array: ``entry`` (its number),
@@ -145,6 +147,8 @@ class Protect:
     kind: str
     value: bytes
     mask: int = 0
+    #: register name -> value as found (``sr``), for the vendor's relock
+    registers: dict[str, int] = field(default_factory=dict)
     restored: bool = False
 
 
@@ -392,7 +396,10 @@ def _apply(j: Journal, rec: dict, path: Path, n: int, by_entry: dict, by_protect
             value = bytes.fromhex(rec["value"])
         except ValueError:
             raise _bad(path, n, "protect record has a bad 'value'") from None
-        p = Protect(rec["seq"], rec["kind"], value, int(rec.get("mask") or 0))
+        regs = rec.get("registers") or {}
+        if not isinstance(regs, dict) or not all(isinstance(v, int) and 0 <= v <= 0xFF for v in regs.values()):
+            raise _bad(path, n, "protect record has bad 'registers' (expected name -> byte value)")
+        p = Protect(rec["seq"], rec["kind"], value, int(rec.get("mask") or 0), dict(regs))
         by_protect[p.seq] = p
         j.protects.append(p)
     elif kind == "protect-restored":

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flashcheck.chip.spinor import SpiNor
+from flashcheck.chip.vendors import vendor_for
 from flashcheck.errors import HardwareError, InputError
 from flashcheck.units import format_addr, format_size
 
@@ -252,8 +253,8 @@ def chip_capacity(facts, layouts, notes: list[str]) -> int:
         return info.size
     if layouts:
         return max(p.capacity_of(lay) for p, lay, _ in layouts)
-    if 0x10 <= facts.raw_id[2] <= 0x1F:
-        capacity = 1 << facts.raw_id[2]
+    capacity = vendor_for(facts.raw_id).size_from_id(facts.raw_id)
+    if capacity:
         notes.append(f"capacity {format_size(capacity)} assumed from the JEDEC ID's capacity byte")
         return capacity
     raise HardwareError(
@@ -401,11 +402,7 @@ def make_plan(nor: SpiNor, app, board, sectors: str | None = None, *, expect: st
     capacity = chip_capacity(facts, layouts, notes)
     page_size = (info.page_size if info and info.page_size else None) or next(
         (p.page_size for p in parts if p.page_size), None) or 256
-    reach = min(capacity, REACH_3B)
-    if capacity > REACH_3B:
-        # TODO(4-byte): the chip layer (chip/vendors) is gaining 4-byte
-        # addressing; until SpiNor offers it, the top is not tested.
-        notes.append(f"not tested above {format_size(REACH_3B)}: the chip layer lacks 4-byte addressing")
+    reach = capacity  # over 16 MiB the run addresses it in 4-byte mode (.addressing)
     geo = geometry(nor, layouts, info, capacity, notes)
     sizes = _required_sizes(board, capacity)
     allowed = _allowed(board, capacity, reach, notes)

@@ -1,136 +1,109 @@
-"""Write protection around the erase test: read what is set, decode which
-blocks it covers, lift it for the test and put exactly it back."""
+"""Write protection around the erase test: what the chip layer reads and
+decodes (:meth:`SpiNor.read_protection`: exact protected ranges per vendor,
+BP/TB/SEC/CMP, BP+T/B, SST26 BPR), lifted for the test by the vendor's
+unlock and put back exactly as found by its relock, each read back."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from flashcheck.chip.spinor import SpiNor
+from flashcheck.chip.vendors import ProtectionState
 from flashcheck.errors import HardwareError
 from flashcheck.units import format_addr
 
-KiB = 1024
-WRBPR = 0x42
+#: Generous wait for a register write the vendor hook does not wait for.
+REG_WRITE_S = 2.0
 
 
 @dataclass
 class Protection:
-    kind: str | None  # "bpr", "sr" or None
-    value: bytes = b""  # BPR bytes, or the SR1 byte
-    mask: int = 0  # SR: the BP bits
-    locked: Callable[[int, int], bool] | None = None  # (start, size) -> protected
+    """The chip's protection as found (``state`` None: nothing protected)."""
+
+    state: ProtectionState | None
     detail: str = ""
 
     @property
     def active(self) -> bool:
-        return self.kind is not None
+        return self.state is not None and self.state.protected
 
-
-def _sst26_blocks(layouts) -> list[tuple[int, int]]:
-    """The SST26 0xD8 blocks in address order, from the database or the
-    chip's sector map: the units the block-protection register locks."""
-    for _part, lay, _how in layouts:
-        for op in lay.erase:
-            if op.opcode == 0xD8 and len(op.sizes) > 1:
-                return [(a, r.size) for r in op.regions for a in range(r.start, r.end, r.size)]
-    return []
-
-
-def _bpr_protection(value: bytes, layouts) -> Protection:
-    bits = int.from_bytes(value, "big")
-    blocks = _sst26_blocks(layouts)
-    # SST26 BPR: one write-lock bit per 32/64 KiB block from bit 0 in
-    # address order, then a (write, read) pair per 8 KiB block.
-    large = [(a, s) for a, s in blocks if s != 8 * KiB]
-    small = [(a, s) for a, s in blocks if s == 8 * KiB]
-    units = [(a, s, i) for i, (a, s) in enumerate(large)] + [(a, s, len(large) + 2 * k) for k, (a, s) in enumerate(small)]
-    decoded = bool(units) and (len(large) + 2 * len(small) + 7) // 8 == len(value)
-
-    def locked(start: int, size: int) -> bool:
-        if not decoded:
+    def locked(self, start: int, size: int) -> bool:
+        """Whether any byte of [start, start + size) is protected (all of
+        the chip where the bits set could not be decoded)."""
+        if not self.active:
+            return False
+        if not self.state.decoded:
             return True
-        return any(bits >> bit & 1 and start < a + s and a < start + size for a, s, bit in units)
+        return any(start < e and s < start + size for s, e in self.state.ranges)
 
-    how = "per block" if decoded else "not decoded for this layout, so every block counts as locked"
-    return Protection("bpr", value, 0, locked, f"SST26 block-protection register {value.hex()} ({how})")
+    def record(self) -> dict:
+        """The journal's ``protect`` record fields: enough to put it back."""
+        st = self.state
+        kind = "bpr" if st.raw else "sr"
+        value = st.raw if st.raw else bytes(st.registers.values())
+        return {"kind": kind, "value": value.hex(), "registers": {k: v for k, v in st.registers.items()}}
 
 
-def _ranges_locked(ranges: list[tuple[int, int]]) -> Callable[[int, int], bool]:
-    return lambda start, size: any(start < e and s < start + size for s, e in ranges)
+def describe(state: ProtectionState) -> str:
+    regs = ", ".join(f"{k}=0x{v:02X}" for k, v in state.registers.items())
+    regs = regs or (f"BPR {state.raw.hex()}" if state.raw else "")
+    if not state.protected:
+        where = "nothing protected"
+    elif not state.decoded:
+        where = "bits set but the range is not decoded, so every block counts as protected"
+    else:
+        where = "protects " + ", ".join(f"{format_addr(s)}-{format_addr(e - 1)}" for s, e in state.ranges)
+    return f"{state.method} ({regs}): {where}" if regs else f"{state.method}: {where}"
+
+
+def current_protection(nor: SpiNor, size: int | None = None) -> Protection:
+    """The protection the chip has now, decoded by the chip layer."""
+    if size and not nor.size:
+        nor.size = size
+    state = nor.read_protection()
+    return Protection(state, describe(state)) if state.protected else Protection(None)
 
 
 def read_protection(nor: SpiNor, plan) -> Protection:
-    """The protection the chip has now, and which blocks it covers.
-
-    The exact range comes from the chip layer where it decodes it
-    (``nor.protected_ranges()``: (start, end) byte ranges per family,
-    BP/TB/SEC/CMP); without that hook any BP bit set counts as the whole
-    array protected."""
-    facts = plan.facts
-    p = facts.protection or {}
-    if p.get("bpr") is not None:
-        value = bytes.fromhex(p["bpr"])
-        return _bpr_protection(value, plan.layouts) if any(value) else Protection(None)
-    from flashcheck.workflows.probe import bp_mask
-
-    mask = bp_mask(facts.raw_id)
-    sr = nor.read_status()
-    decoder = getattr(nor, "protected_ranges", None)
-    ranges = decoder() if callable(decoder) else None
-    if ranges is not None:
-        if not ranges:
-            return Protection(None)
-        shown = ", ".join(f"{format_addr(s)}-{format_addr(e - 1)}" for s, e in ranges)
-        return Protection("sr", bytes([sr & ~0x03 & 0xFF]), mask, _ranges_locked(ranges),
-                          f"status register 0x{sr:02X}: protects {shown}")
-    if sr & mask:
-        return Protection(
-            "sr", bytes([sr & ~0x03 & 0xFF]), mask, lambda s, n: True,
-            f"status register 0x{sr:02X}: block-protect bits 0x{sr & mask:02X} set (the protected range is "
-            "not decoded, so every block counts as protected)",
-        )
-    return Protection(None)
+    """The protection the chip has now, and which blocks it covers."""
+    return current_protection(nor, plan.capacity)
 
 
 def unlock(nor: SpiNor, prot: Protection) -> None:
-    if prot.kind == "bpr":
-        nor.global_unlock()
-        nor.wait_ready(1.0, opcode=0x98)
-        now = nor.read_bpr(len(prot.value))
-        if any(now):
-            raise HardwareError(f"global unlock (0x98) did not clear the block-protection register (reads {now.hex()})")
-    elif prot.kind == "sr":
-        nor.write_status(bytes([prot.value[0] & ~prot.mask & 0xFF]))
-        if nor.read_status() & prot.mask:
-            raise HardwareError("clearing the status register's block-protect bits did not take (WP# pin held low, or SRP set?)")
+    """Lift the protection (vendor hook) and read back that it is gone."""
+    nor.unlock(prot.state)
+    nor.wait_ready(REG_WRITE_S)
+    now = nor.read_protection()
+    if now.protected:
+        raise HardwareError(f"lifting the write protection did not take ({describe(now)}): WP# pin held low, "
+                            "status register locked (SRP), or one-time-programmable protection bits")
 
 
-def relock(nor: SpiNor, kind: str, value: bytes, mask: int = 0) -> None:
-    """Put saved protection back, and read it back equal."""
+def state_from_record(kind: str, value: bytes, registers: dict[str, int] | None = None) -> ProtectionState:
+    """The state a journal's ``protect`` record saved (journals written
+    before ``registers`` was recorded hold SR1 alone in ``value``)."""
     if kind == "bpr":
-        nor.write_enable()
-        nor.command(WRBPR, value)
-        nor.wait_ready(1.0, opcode=WRBPR)
-        now = nor.read_bpr(len(value))
-        if now != value:
-            raise HardwareError(f"block-protection register reads {now.hex()} after writing back {value.hex()}")
-    elif kind == "sr":
-        nor.write_status(value[:1])
-        now = nor.read_status()
-        if now & mask != value[0] & mask:
-            raise HardwareError(f"status register reads 0x{now:02X} after writing back 0x{value[0]:02X}")
+        return ProtectionState("SST26 block-protection register", {}, [], raw=value)
+    regs = dict(registers) if registers else {"SR1": value[0]}
+    return ProtectionState("status registers", regs, [])
 
 
-def current_protection(nor: SpiNor, raw_id: bytes) -> tuple[str, bytes, int] | None:
-    """(kind, value, mask) of the write protection the chip has now, or None."""
-    if raw_id[:2] == b"\xbf\x26":
-        from flashcheck.workflows.probe import _SST26_BPR_BYTES
+def _same(now: ProtectionState, want: ProtectionState) -> bool:
+    if want.raw:
+        return now.raw == want.raw
+    if want.ranges and now.ranges != want.ranges:
+        return False
+    # SR1 bits 0-1 (WIP, WEL) are status, not protection
+    return all(now.registers.get(k, v) & m == v & m
+               for k, v in want.registers.items() for m in [0xFC if k == "SR1" else 0xFF])
 
-        bpr = nor.read_bpr(_SST26_BPR_BYTES.get(raw_id[2], 18))
-        return ("bpr", bpr, 0) if any(bpr) else None
-    from flashcheck.workflows.probe import bp_mask
 
-    mask = bp_mask(raw_id)
-    sr = nor.read_status()
-    return ("sr", bytes([sr & ~0x03 & 0xFF]), mask) if sr & mask else None
+def relock(nor: SpiNor, state: ProtectionState) -> None:
+    """Put ``state`` back (vendor hook) and read it back equal: the same
+    BPR bytes, or the same registers and protected ranges."""
+    nor.relock(state)
+    nor.wait_ready(REG_WRITE_S)
+    now = nor.read_protection()
+    if not _same(now, state):
+        shown = describe(state) if state.ranges or state.raw else f"registers {state.registers}"
+        raise HardwareError(f"write protection reads {describe(now)} after putting back what was found ({shown})")

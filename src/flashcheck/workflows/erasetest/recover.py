@@ -24,7 +24,8 @@ from flashcheck.units import format_addr, format_size
 from flashcheck.workflows.erasetest import journal
 from flashcheck.workflows.erasetest.lock import ChipLock, chip_key
 from flashcheck.workflows.erasetest.plan import chip_capacity, geometry, identify
-from flashcheck.workflows.erasetest.protect import Protection, current_protection, relock, unlock
+from flashcheck.workflows.erasetest.addressing import whole_array
+from flashcheck.workflows.erasetest.protect import current_protection, relock, state_from_record, unlock
 from flashcheck.workflows.erasetest.restore import CHUNK, differing_chunks, restore_image
 
 KiB = 1024
@@ -120,13 +121,13 @@ def _check_same_chip(j: journal.Journal, sfdp_hash: str | None, cur: bytes, imag
 def _relock(nor: SpiNor, j: journal.Journal, w: journal.Writer, now, seq, report: RecoverReport) -> None:
     if j.open_protects:
         p0 = j.open_protects[0]  # the protection the chip had before the test
-        relock(nor, p0.kind, p0.value, p0.mask)
+        relock(nor, state_from_record(p0.kind, p0.value, p0.registers))
         for p in j.open_protects:
             w.append("protect-restored", ref=p.seq)
-        report.protection.append(f"{p0.kind} protection put back as before the test ({p0.value.hex()})")
+        report.protection.append(f"{p0.kind} protection put back as before the test ({p0.value.hex()}), read back equal")
     elif now is not None:
-        relock(nor, *now)
-        report.protection.append(f"{now[0]} protection lifted for the restore and put back ({now[1].hex()})")
+        relock(nor, now.state)
+        report.protection.append(f"protection lifted for the restore and put back, read back equal ({now.detail})")
     if seq is not None:
         w.append("protect-restored", ref=seq)
 
@@ -136,14 +137,15 @@ def _restore_one(nor: SpiNor, j: journal.Journal, geo, page: int, raw_id: bytes,
     image = j.load_image() if j.backup else None
     w = journal.Writer.reopen(j)
     try:
-        now = current_protection(nor, raw_id)
+        now = current_protection(nor)
+        now = now if now.active else None
         seq = None
         if image is not None:
             cur = nor.read(0, len(image))
             _check_same_chip(j, sfdp_hash, cur, image, force, report)
             if now is not None:
-                seq = w.append("protect", kind=now[0], value=now[1].hex(), mask=now[2])
-                unlock(nor, Protection(now[0], now[1], now[2]))
+                seq = w.append("protect", **now.record())
+                unlock(nor, now)
             changed = sum(1 for x, y in zip(cur, image) if x != y) if cur != image else 0
             restore_image(nor, image, geo.erasers_at, page, strict=True, current=cur, jedec=raw_id)
             for e in j.open_entries:
@@ -171,9 +173,12 @@ def recover(nor: SpiNor, journal_dir: Path, app=None, *, url: str = "", force: b
         if not mine:
             return report
         notes: list[str] = []
-        geo = geometry(nor, layouts, facts.sfdp, chip_capacity(facts, layouts, notes), notes)
+        capacity = chip_capacity(facts, layouts, notes)
+        nor.size = nor.size or capacity
+        geo = geometry(nor, layouts, facts.sfdp, capacity, notes)
         page = facts.sfdp.page_size if facts.sfdp and facts.sfdp.page_size else 256
         sfdp_hash = hashlib.sha256(facts.sfdp_raw).hexdigest() if facts.sfdp_raw else None
-        for j in mine:
-            _restore_one(nor, j, geo, page, facts.raw_id, report, sfdp_hash, force)
+        with whole_array(nor, capacity):
+            for j in mine:
+                _restore_one(nor, j, geo, page, facts.raw_id, report, sfdp_hash, force)
     return report

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flashcheck.chip.spinor import SpiNor
-from flashcheck.errors import ChipTimeout, HardwareError
+from flashcheck.chip.spinor import OperationFailed, SpiNor
+from flashcheck.errors import HardwareError
 from flashcheck.units import format_addr
 
 KiB = 1024
@@ -53,20 +53,21 @@ def program(nor: SpiNor, addr: int, data: bytes, timeout_s: float) -> float:
 
 def erase_timed(nor: SpiNor, opcode: int, addr: int, timeout: float, jedec: bytes = b"") -> tuple[float, bool, str | None]:
     """Erase: (ms waited, whether the chip went busy, an error the chip
-    reported or None).  Vendor quirk: a Spansion FL-S part that refuses an
-    erase sets E_ERR (SR1 bit 5) and keeps WIP set until Clear Status
-    Register (30h): that is a failed erase, not a chip stuck busy."""
+    reported or None).  A chip that reports a failed erase through its
+    vendor hook (Spansion FL-S E_ERR: :class:`OperationFailed`) has its
+    error cleared by the vendor's :meth:`SpiNor.clear_error` and the erase
+    counts as failed, not as a chip stuck busy.  ``jedec`` is unused (kept
+    for callers)."""
     saved = nor.poll_interval_s
     nor.poll_interval_s = min(saved, 0.0001) if saved else 0.0
+    t0 = nor._clock()  # noqa: SLF001 - the clock wait_ready uses
     try:
         s = nor.erase(opcode, addr, timeout)
-    except ChipTimeout:
-        sr = nor.read_status()
-        if jedec[:1] != b"\x01" or not sr & 0x60:
-            raise
-        nor.command(0x30)
-        nor.wait_ready(1.0, opcode=0x30)
-        return timeout * 1000.0, True, f"the chip reported an erase error (SR1=0x{sr:02X}, E_ERR set; cleared with CLSR 30h)"
+    except OperationFailed as exc:
+        nor.clear_error()
+        nor.wait_ready(1.0)
+        ms = (nor._clock() - t0) * 1000.0  # noqa: SLF001
+        return ms, True, f"{exc} (cleared)"
     finally:
         nor.poll_interval_s = saved
     return s * 1000.0, nor.last_busy_seen, None

@@ -13,6 +13,7 @@ from flashcheck.errors import ChipTimeout, FlashcheckError, HardwareError, Input
 from flashcheck.rules import Check
 from flashcheck.units import format_addr, format_size
 from flashcheck.workflows.erasetest import journal
+from flashcheck.workflows.erasetest.addressing import whole_array
 from flashcheck.workflows.erasetest.lock import ChipLock, chip_key
 from flashcheck.workflows.erasetest.plan import Plan, Target
 from flashcheck.workflows.erasetest.protect import Protection, read_protection, relock, unlock
@@ -206,7 +207,7 @@ def _classify(plan: Plan, prot: Protection, allow_unlock: bool) -> tuple[list[Se
         if t.opcode < 0:
             done.append(SectorResult(t, "untestable", detail=f"{format_size(t.size)} at {format_addr(t.address)}: "
                                      f"{t.note}", erase_ok=False))
-        elif prot.active and prot.locked and prot.locked(t.address, t.size) and not allow_unlock:
+        elif prot.locked(t.address, t.size) and not allow_unlock:
             done.append(SectorResult(t, "skipped", detail=f"write-protected ({prot.detail}); not unlocked without --unlock"))
         else:
             todo.append(t)
@@ -324,11 +325,11 @@ class _Run:
         self.open_journal()
         image = _backup(nor, plan, self.writer, self.progress, rep.figures)
         seq = None
-        if prot.active and any(prot.locked(t.address, t.size) for t in todo):
-            seq = self.writer.append("protect", kind=prot.kind, value=prot.value.hex(), mask=prot.mask)
+        if any(prot.locked(t.address, t.size) for t in todo):
+            seq = self.writer.append("protect", **prot.record())
             unlock(nor, prot)
             rep.unlocked = True
-        writable = (lambda a, n: True) if seq is not None or not prot.active else (lambda a, n: not prot.locked(a, n))
+        writable = (lambda a, n: True) if seq is not None else (lambda a, n: not prot.locked(a, n))
         size = _size_step(nor, plan, image, self.writer, writable)
         rep.checks.append(size)
         if size.ok is False:
@@ -337,7 +338,7 @@ class _Run:
             results += self.blocks(todo)
             rep.checks += checks_of(plan, results, prot.detail)
         if seq is not None:
-            relock(nor, prot.kind, prot.value, prot.mask)
+            relock(nor, prot.state)
             self.writer.append("protect-restored", durable=False, ref=seq)
         rep.checks.append(_verify_all(nor, plan, image, results, rep.figures))
         self.writer.append("end", durable=False, result="interrupted" if rep.interrupted else "complete")
@@ -361,7 +362,7 @@ def run_test(nor: SpiNor, plan: Plan, journal_dir: Path, *, url: str = "", board
     rep.protection = prot.detail or None
     results, todo = _classify(plan, prot, allow_unlock)
     lock = ChipLock(chip_key(plan.jedec_hex, plan.uid_hex, url), f"chip {plan.jedec_hex}")
-    with lock:
+    with lock, whole_array(nor, plan.reach, plan.notes):
         _refuse_pending(plan, journal_dir, url)
         try:
             run.body(prot, todo, results)
