@@ -152,13 +152,17 @@ erase:
 regions:
   - {size: 1 MiB, blocks: {0x20: 4 KiB, 0x52: 32 KiB, 0xD8: 1 MiB}}
 unique_id: {dummy_bytes: 4, length: 8}
+# SR2 as a Winbond part of this ID has it (an unanswered 0x35 reads 0xFF: CMP set, all locked)
+registers:
+  - {name: SR1, read: 0x05, value: 0x00, writable: 0x1C}
+  - {name: SR2, read: 0x35, value: 0x00}
 sfdp: {revision: "1.0", bfpt_dwords: 9, erase_types: [[4096, 0x20], [32768, 0x52], [65536, 0xD8]]}
 """
 _IGNORED = _BIG_ERASE.replace("BIG-ERASE", "IGNORED-20").replace(
     "{0x20: 4 KiB, 0x52: 32 KiB, 0xD8: 1 MiB}", "{0x52: 32 KiB, 0xD8: 64 KiB}")
-_PROTECTED = _BIG_ERASE.replace("BIG-ERASE", "PROTECTED").replace("0xD8: 1 MiB", "0xD8: 64 KiB") + """registers:
-  - {name: SR1, read: 0x05, value: 0x04, writable: 0xFC}
-protection: {kind: bp, register: SR1, mask: 0x1C, unit: 64 KiB}
+_PROTECTED = _BIG_ERASE.replace("BIG-ERASE", "PROTECTED").replace("0xD8: 1 MiB", "0xD8: 64 KiB").replace(
+    "{name: SR1, read: 0x05, value: 0x00, writable: 0x1C}", "{name: SR1, read: 0x05, value: 0x04, writable: 0xFC}"
+) + """protection: {kind: bp, register: SR1, mask: 0x1C, unit: 64 KiB}
 """
 _COUNTERFEIT = """name: FAKE-M25P16
 jedec_id: "20 20 15"
