@@ -145,3 +145,18 @@ def test_image_of_the_right_size_is_used(tmp_path):
     img.write_bytes(b"\xa5" * MiB)
     with open_transport(f"sim://W25Q80DV?image={img}") as t:
         assert t.exchange(b"\x03\x00\x00\x10", 4) == b"\xa5" * 4
+
+
+# -- URLs ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["sim+ftdi://NOPE", "sim+ftdi://NOPE?freq=1M"])
+def test_sim_ftdi_errors_name_the_url_given(run, url):
+    line = probe(run, url)
+    assert f"'{url}'" in line and "unknown sim model 'NOPE'" in line
+
+
+def test_sim_ftdi_image_errors_name_the_url_given(run, tmp_path):
+    url = f"sim+ftdi://W25Q80DV?image={tmp_path}"
+    line = probe(run, url)
+    assert "is a directory" in line
