@@ -7,6 +7,8 @@ or a hang."""
 
 from __future__ import annotations
 
+import signal
+import socket
 import time
 
 import pytest
@@ -16,7 +18,9 @@ from hypothesis import strategies as st
 from flashcheck.errors import InputError
 from flashcheck.sim import load_yaml_model
 from flashcheck.sim.model import MAX_SIM_SIZE
+from flashcheck.sim.serprog_server import SerprogServer
 from flashcheck.transport import open_transport
+from flashcheck.transport import serprog as sp
 
 MiB = 1 << 20
 W25Q80DV_ID = bytes.fromhex("ef4014")
@@ -160,3 +164,70 @@ def test_sim_ftdi_image_errors_name_the_url_given(run, tmp_path):
     url = f"sim+ftdi://W25Q80DV?image={tmp_path}"
     line = probe(run, url)
     assert "is a directory" in line
+
+
+# -- sim serve: idle and half-sent clients --------------------------------------
+
+
+def _client(srv: SerprogServer, timeout: float = 5.0) -> sp.SerprogTransport:
+    host, port = srv.address
+    return sp.open_serprog(f"serprog://{host}:{port}?timeout={timeout:g}")
+
+
+@pytest.mark.parametrize("held", [b"", bytes([sp.O_SPIOP, 1, 0])], ids=["idle", "half-sent"])
+def test_idle_client_is_dropped_and_the_next_one_served(held):
+    """A client that connects and says nothing (or stops in the middle of
+    a command) held the server forever; the next client was then told
+    "not a serprog programmer, wrong baud rate".  It is dropped after the
+    idle timeout, and the next client works."""
+    with open_transport("sim://W25Q80DV") as t, SerprogServer(t, idle_timeout=0.5) as srv:
+        hog = socket.create_connection(srv.address)
+        hog.sendall(held)
+        time.sleep(0.2)  # let the server take the hog first
+        t0 = time.monotonic()
+        with _client(srv) as c:
+            assert c.exchange(b"\x9f", 3) == W25Q80DV_ID
+        assert time.monotonic() - t0 < 4
+        assert hog.recv(16) == b""  # the server closed it
+        hog.close()
+        assert srv.dropped_idle == 1
+
+
+def test_working_client_keeps_the_chip_past_the_idle_timeout():
+    """Only silence counts: a client that keeps talking for longer than the
+    timeout is not dropped, and a second client waits for it."""
+    with open_transport("sim://W25Q80DV") as t, SerprogServer(t, idle_timeout=0.4) as srv:
+        with _client(srv) as c:
+            end = time.monotonic() + 1.2
+            while time.monotonic() < end:
+                assert c.exchange(b"\x9f", 3) == W25Q80DV_ID
+                time.sleep(0.1)
+        assert srv.dropped_idle == 0 and srv.connections == 1
+
+
+def test_serve_idle_timeout_option(run):
+    code, out, _err = run("sim", "serve", "--help")
+    assert code == 0 and "--idle-timeout" in out
+    code, _out, err = run("sim", "serve", "--chip", "W25Q80DV", "--idle-timeout", "0")
+    assert one_line_exit_2(code, _out, err) and "--idle-timeout" in err
+
+
+def test_serve_command_drops_a_silent_client(tmp_path):
+    """The same through ``flashcheck sim serve --idle-timeout``: the path
+    a user takes, with flashcheck's serprog client as the next one."""
+    from test_serprog import _start_serve  # noqa: PLC0415 - the serve-in-a-subprocess helper
+
+    proc, url = _start_serve("--chip", "W25Q80DV", "--idle-timeout", "0.5", "-v")
+    try:
+        host, port = url.removeprefix("serprog://").rsplit(":", 1)
+        hog = socket.create_connection((host, int(port)))
+        time.sleep(0.2)
+        with sp.open_serprog(url) as c:
+            assert c.exchange(b"\x9f", 3) == W25Q80DV_ID
+        hog.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate()
+    assert proc.returncode == 0, err
+    assert "stopped after 2 connection(s)" in out
+    assert "nothing sent for 0.5 s" in err
