@@ -231,3 +231,11 @@ def test_serve_command_drops_a_silent_client(tmp_path):
     assert proc.returncode == 0, err
     assert "stopped after 2 connection(s)" in out
     assert "nothing sent for 0.5 s" in err
+
+
+def test_sim_help_documents_the_url_parameters(run):
+    """fail_after and time_scale were documented nowhere a user looks."""
+    code, out, _err = run("sim", "--help")
+    assert code == 0
+    for param in ("image=PATH", "fail_after=N", "time_scale=F", "seed=N", "worn=F", "asleep=1", "sim+ftdi://"):
+        assert param in out

@@ -61,7 +61,20 @@ def sim_url(chip: str, image: str | None = None, time_scale: float | None = None
 
 @click.group("sim")
 def sim() -> None:
-    """Simulated chips: serve one to flashrom or another serprog client."""
+    """Simulated chips: serve one to flashrom or another serprog client.
+
+    \b
+    Any --url also takes a simulated chip (docs/sim-format.md):
+      sim://MODEL  sim:chip.yaml  sim+ftdi://MODEL  sim://none (empty bus)
+    with these parameters (sim://W25Q128JV?image=chip.bin&fail_after=500):
+      image=PATH      keep the array in a file (created erased if missing)
+      fail_after=N    the link vanishes after N transactions, an erase or
+                      program in progress left half done (a pulled cable)
+      time_scale=F    busy times = datasheet typical x F (default 0.001)
+      seed=N          busy times drawn between typical and maximum
+      worn=F          busy times = datasheet maximum x F (F >= 1)
+      asleep=1        the chip starts in deep power-down
+    """
 
 
 @sim.command("serve")
