@@ -500,27 +500,6 @@ def test_flashrom_identifies_w25q80dv(sim_server):
 
 
 @needs_flashrom
-@pytest.mark.parametrize(("model", "name"), [
-    ("W25Q128JV", "W25Q128.V"),
-    ("GD25Q64C", "GD25Q64(B)"),
-    ("AT25SF128A", "AT25SF128A"),
-    ("SST26VF064B", "SST26VF064B(A)"),
-    ("M25P16", "M25P16"),
-])
-def test_flashrom_identifies_other_models(model, name):
-    """flashrom's own chip table (an independent source) names the part
-    the simulator's IDs (9Fh, and REMS/RES where flashrom reads them) say."""
-    t = sim(model)
-    try:
-        with SerprogServer(t) as srv:
-            r = flashrom(srv, "--flash-name")
-    finally:
-        t.close()
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert f'name="{name}"' in r.stdout
-
-
-@needs_flashrom
 def test_flashrom_reads_simulated_chip(imaged_server, tmp_path):
     srv, _img, preload = imaged_server
     out = tmp_path / "dump.bin"

@@ -61,7 +61,20 @@ def sim_url(chip: str, image: str | None = None, time_scale: float | None = None
 
 @click.group("sim")
 def sim() -> None:
-    """Simulated chips: serve one to flashrom or another serprog client."""
+    """Simulated chips: serve one to flashrom or another serprog client.
+
+    \b
+    Any --url also takes a simulated chip (docs/sim-format.md):
+      sim://MODEL  sim:chip.yaml  sim+ftdi://MODEL  sim://none (empty bus)
+    with these parameters (sim://W25Q128JV?image=chip.bin&fail_after=500):
+      image=PATH      keep the array in a file (created erased if missing)
+      fail_after=N    the link vanishes after N transactions, an erase or
+                      program in progress left half done (a pulled cable)
+      time_scale=F    busy times = datasheet typical x F (default 0.001)
+      seed=N          busy times drawn between typical and maximum
+      worn=F          busy times = datasheet maximum x F (F >= 1)
+      asleep=1        the chip starts in deep power-down
+    """
 
 
 @sim.command("serve")
@@ -74,9 +87,12 @@ def sim() -> None:
 @click.option("--time-scale", type=float, metavar="F",
               help="Busy times are the datasheet typical times times F (simulator default 0.001; 1 = real time).")
 @click.option("--allow-remote", is_flag=True, help="Allow a non-loopback --listen address.")
+@click.option("--idle-timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
+              help="Drop a client that sends nothing for this long (one stuck in the middle of a command too), "
+                   "so that it cannot hold the chip from the next one.")
 @click.option("--verbose", "-v", is_flag=True, help="Log connections and refused commands to stderr.")
 def serve(chip: str, listen: str, image: str | None, time_scale: float | None, allow_remote: bool,
-          verbose: bool) -> None:
+          idle_timeout: float, verbose: bool) -> None:
     """Serve a simulated chip over serprog on TCP, for flashrom.
 
     \b
@@ -90,17 +106,19 @@ def serve(chip: str, listen: str, image: str | None, time_scale: float | None, a
     from flashcheck.transport import open_transport  # noqa: PLC0415
 
     host, port = parse_listen(listen, allow_remote)
+    if not 0 < idle_timeout < 1e6:
+        raise InputError(f"--idle-timeout {idle_timeout:g}: must be a positive number of seconds")
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     transport = open_transport(sim_url(chip, image, time_scale))
     try:
-        server = SerprogServer(transport, host, port)
+        server = SerprogServer(transport, host, port, idle_timeout=idle_timeout)
         h, p = server.address
         hp = f"[{h}]:{p}" if ":" in h else f"{h}:{p}"
         desc = getattr(transport, "description", chip)
         click.echo(f"serving {desc} on serprog://{hp}")
         click.echo(f"  flashrom -p serprog:ip={hp}")
-        click.echo("  (Ctrl-C to stop)")
+        click.echo(f"  (one client at a time; one silent for {idle_timeout:g} s is dropped; Ctrl-C to stop)")
         sys.stdout.flush()
 
         def _term(signum, frame):  # a clean stop on SIGTERM too: the image is closed

@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import random
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from dataclasses import dataclass
 from flashcheck.errors import InputError
 from flashcheck.sim.model import ChipModel, Region, Timing
 from flashcheck.sim.sfdp_image import build_sfdp
+from flashcheck.units import format_size
 
 _FF = 0xFF
 
@@ -71,28 +73,48 @@ class Storage:
         self.path = path
         self._fd: int | None = None
         if path is None:
-            self.data = bytearray(b"\xff" * size)
+            self.data = bytearray(b"\xff") * size
             return
         try:
-            if os.path.exists(path):
-                have = os.path.getsize(path)
-                if have != size:
-                    raise InputError(
-                        f"image={path}: file is {have} bytes, the simulated chip has {size}; "
-                        "use another file or delete this one"
-                    )
-                self._fd = os.open(path, os.O_RDWR)
-                self.data = bytearray(os.pread(self._fd, size, 0))
-            else:
-                self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-                self.data = bytearray(b"\xff" * size)
-                os.pwrite(self._fd, bytes(self.data), 0)
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except IsADirectoryError:
+            raise InputError(f"image={path}: is a directory; name a file to keep the chip's array in") from None
         except OSError as e:
             raise InputError(f"image={path}: cannot open: {e.strerror}") from None
+        try:
+            self.data = self._load(path, size)
+        except BaseException:
+            os.close(self._fd)
+            self._fd = None
+            raise
+
+    def _load(self, path: str, size: int) -> bytearray:
+        """The array from the open image file, or erased if it was empty
+        (just made): a file of any other size is refused, left untouched."""
+        st = os.fstat(self._fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"image={path}: not a regular file; name a file to keep the chip's array in")
+        if st.st_size == 0:
+            data = bytearray(b"\xff") * size
+            os.pwrite(self._fd, data, 0)
+            return data
+        if st.st_size != size:
+            raise InputError(
+                f"image={path}: file is {st.st_size} bytes, the simulated chip has {format_size(size)} "
+                f"({size} bytes); use another file or delete this one")
+        data = bytearray(size)
+        view = memoryview(data)
+        got = 0
+        while got < size:  # preadv fills the array in place: no second copy
+            n = os.preadv(self._fd, [view[got:]], got)
+            if n <= 0:
+                raise InputError(f"image={path}: file shrank while it was read")
+            got += n
+        return data
 
     def commit(self, start: int, end: int) -> None:
         if self._fd is not None and end > start:
-            os.pwrite(self._fd, bytes(self.data[start:end]), start)
+            os.pwrite(self._fd, memoryview(self.data)[start:end], start)
 
     def close(self) -> None:
         if self._fd is not None:

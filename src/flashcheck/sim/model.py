@@ -213,6 +213,16 @@ class ChipModel:
 # Loader
 
 
+#: Largest simulated array: twice the largest SPI NOR made (2 Gbit, 256 MiB),
+#: so that the array, held in memory, can never exhaust it.
+MAX_SIM_SIZE = 512 << 20
+#: Largest chip definition file read (a model with its SFDP bytes in hex is
+#: a few KiB).
+MAX_FILE = 1 << 20
+#: Most YAML nodes a definition may expand to with its aliases resolved.
+MAX_NODES = 100_000
+
+
 def _err(where: str, msg: str) -> InputError:
     return InputError(f"{where}: {msg}")
 
@@ -331,6 +341,9 @@ def _header(d: Any, where: str) -> tuple[str, str, int, bytes, str, int, int]:
     size = _size(d["size"], f"{where}.size")
     if size < 4096 or size & (size - 1):
         raise _err(f"{where}.size", f"{size} is not a power of two of at least 4096")
+    if size > MAX_SIM_SIZE:
+        raise _err(f"{where}.size", f"{size:,} bytes is more than the simulator takes ({MAX_SIM_SIZE >> 20} MiB; "
+                   "the largest SPI NOR made is 2 Gbit, 256 MiB)")
     try:
         jedec = parse_hex_bytes(str(d.get("jedec_id", "ff ff ff")))
     except ValueError as e:
@@ -657,17 +670,65 @@ _RESERVED_WRITE = {0x01, 0x02, 0x03, 0x05, 0x06, 0x04, 0x0B, 0x9F, 0x5A, 0xAB, 0
 
 def load_yaml_model(path: str) -> ChipModel:
     """Read a user chip definition (see the module docstring)."""
+    doc = _read_yaml(path)
+    return model_from_dict(doc, path, os.path.dirname(os.path.abspath(path)))
+
+
+def _read_yaml(path: str) -> Any:
+    """The parsed document; InputError (one line naming the file) for a file
+    that is missing, too big, not UTF-8 text, not YAML, or whose aliases
+    expand it past :data:`MAX_NODES` values."""
     import yaml  # noqa: PLC0415 - lazy: keep import flashcheck fast
 
     try:
-        with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE + 1)
     except FileNotFoundError:
         raise InputError(f"{path}: no such chip definition file") from None
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror}") from None
+    if len(raw) > MAX_FILE:
+        raise InputError(f"{path}: over {MAX_FILE >> 20} MiB, too big for a chip definition")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason}); "
+                         "a chip definition is a UTF-8 YAML file") from None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        node = yaml.compose(text, Loader=loader)
+        _bound_aliases(path, node)
+        return yaml.load(text, Loader=loader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise InputError(f"{path}{line}: not valid YAML: {getattr(e, 'problem', e)}") from None
-    return model_from_dict(doc, path, os.path.dirname(os.path.abspath(path)))
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise InputError(f"{path}{line}: not valid YAML: {problem}") from None
+
+
+def _bound_aliases(path: str, root: Any) -> None:
+    """InputError when aliases expand the document past :data:`MAX_NODES`
+    values (a "billion laughs" file) or an anchor is used inside itself.
+    Each node's expanded size is computed once, so this costs no more than
+    the text."""
+    import yaml  # noqa: PLC0415
+
+    size: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(root, False)] if root is not None else []
+    open_: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        kids = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
+                else node.value if isinstance(node, yaml.SequenceNode) else [])
+        if done:
+            open_.discard(id(node))
+            size[id(node)] = 1 + sum(size[id(k)] for k in kids)
+            if size[id(node)] > MAX_NODES:
+                raise InputError(f"{path}:{node.start_mark.line + 1}: aliases expand the definition past "
+                                 f"{MAX_NODES:,} values (an alias bomb?)")
+        elif id(node) not in size:
+            if id(node) in open_:
+                raise InputError(f"{path}:{node.start_mark.line + 1}: an alias used inside its own anchor")
+            open_.add(id(node))
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in size)

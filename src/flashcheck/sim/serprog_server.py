@@ -9,7 +9,9 @@ SPI-only programmer does, and so is any unknown command.  The operation
 buffer carries delays only (O_INIT, O_DELAY, O_EXEC).
 
 One client at a time: like a serial port, a second connection waits until
-the first one closes.  The chip behind it stays the same across
+the first one closes, or until the first has sent nothing for
+``idle_timeout`` seconds (default :data:`IDLE_TIMEOUT`; a client that stops
+in the middle of a command counts as idle too), when it is dropped.  The chip behind it stays the same across
 connections, like a chip on a clip.
 """
 
@@ -41,10 +43,17 @@ MIN_FREQ = 100_000
 #: Longest single O_DELAY honoured with a real sleep (the simulator's own
 #: clock, when it has one, gets the whole delay).
 MAX_SLEEP_S = 1.0
+#: Seconds a client may send nothing before it is dropped, so that a
+#: client that hangs (or a port scanner) cannot hold the chip from the next.
+IDLE_TIMEOUT = 30.0
 
 
 class Disconnected(Exception):
     """The client went away in the middle of a command."""
+
+
+class Idle(Disconnected):
+    """The client sent nothing for the idle timeout."""
 
 
 class SerprogDevice:
@@ -218,8 +227,15 @@ class SerprogServer:
     """
 
     def __init__(self, transport, host: str = "127.0.0.1", port: int = 0, *,
-                 device_class: type[SerprogDevice] | None = None, **device_options):
+                 device_class: type[SerprogDevice] | None = None, idle_timeout: float | None = IDLE_TIMEOUT,
+                 **device_options):
+        if idle_timeout is not None and not idle_timeout > 0:
+            msg = f"idle_timeout must be positive (or None), not {idle_timeout!r}"
+            raise ValueError(msg)
         self.transport = transport
+        self.idle_timeout = idle_timeout
+        #: clients dropped for saying nothing for ``idle_timeout`` seconds
+        self.dropped_idle = 0
         self.device_class = device_class or SerprogDevice
         self.device_options = device_options
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -273,23 +289,28 @@ class SerprogServer:
 
     def _serve_connection(self, conn: socket.socket) -> None:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.settimeout(0.2)
         stop = self.stop_event
+        idle = self.idle_timeout
+        conn.settimeout(0.2 if idle is None else min(0.2, idle / 4))
 
         def read(n: int) -> bytes:
             buf = bytearray()
+            since = time.monotonic()  # the last byte, or the last answer sent
             while len(buf) < n:
                 if stop.is_set():
                     raise Disconnected
                 try:
                     chunk = conn.recv(n - len(buf))
                 except socket.timeout:
+                    if idle is not None and time.monotonic() - since >= idle:
+                        raise Idle from None
                     continue
                 except OSError as e:
                     raise Disconnected from e
                 if not chunk:
                     raise Disconnected
                 buf += chunk
+                since = time.monotonic()
             return bytes(buf)
 
         def write(data: bytes) -> None:
@@ -302,6 +323,9 @@ class SerprogServer:
         self.last_device = dev
         try:
             dev.serve_stream(read, write, stop)
+        except Idle:
+            self.dropped_idle += 1
+            log.info("serprog: client dropped: nothing sent for %g s", idle)
         except Disconnected:
             pass
 

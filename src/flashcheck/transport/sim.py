@@ -116,16 +116,19 @@ def _behaviour_params(url: str, params: dict[str, str]) -> dict:
     return out
 
 
-def open_sim(url: str, *, freq_hz: float | None = None, mode: int = 0, wiring: dict | None = None) -> SimTransport:
-    """Open ``sim://MODEL?...`` or ``sim:PATH.yaml?...``."""
+def open_sim(url: str, *, freq_hz: float | None = None, mode: int = 0, wiring: dict | None = None,
+             shown_url: str | None = None) -> SimTransport:
+    """Open ``sim://MODEL?...`` or ``sim:PATH.yaml?...``; messages name
+    ``shown_url`` when given (the ``sim+ftdi://`` URL the user wrote)."""
     from flashcheck.sim import SimChip, builtin_models, get_model, load_yaml_model  # noqa: PLC0415
 
     _scheme, target, params = split_url(url, _PARAMS)
+    yaml_name = target.endswith((".yaml", ".yml"))
+    is_file = yaml_name or (not url.split(":", 1)[1].startswith("//") and get_model(target) is None)
+    url = shown_url or url
     image, fail_after, time_scale = _parse_params(url, params)
     if not target:
         raise InputError(f"transport URL {url!r}: name a model (sim://W25Q128JV) or a file (sim:chip.yaml)")
-    yaml_name = target.endswith((".yaml", ".yml"))
-    is_file = yaml_name or (not url.split(":", 1)[1].startswith("//") and get_model(target) is None)
     if target.lower() == "none" and not yaml_name:
         if image is not None:
             raise InputError(f"transport URL {url!r}: sim://none has no array for image=")

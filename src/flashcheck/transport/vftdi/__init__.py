@@ -90,7 +90,7 @@ def open_sim_ftdi(
     pins = PinPlan(wiring)
     slashes = "//" if url.split(":", 1)[1].startswith("//") else ""
     sim_url = f"sim:{slashes}{target}" + (f"?{urlencode(sim_params)}" if sim_params else "")
-    sim = open_sim(sim_url)
+    sim = open_sim(sim_url, shown_url=url)
     device = VirtualFt232h(sim.chip, reset_pin=pins.reset, fail_after=fail_after)
     if plugged():
         sim.close()
