@@ -580,7 +580,9 @@ def test_erase_beyond_the_maximum_fails_with_value_limit_and_source(tmp_path, mo
         t.close()
     (c,) = [c for c in rep.checks if c.rule == "erase time 0x20 4 KiB"]
     assert c.ok is False
-    assert "5000.000 ms" in c.detail and "672 ms" in c.detail and "winbond.yaml" in c.detail
+    # the limit comes from the database, or (ef4018 answers for W25Q128BV/FV/JV, whose maxima differ) the chip's SFDP
+    assert "5000.000 ms" in c.detail and re.search(r"above the maximum \d+ ms", c.detail)
+    assert "winbond.yaml" in c.detail or "SFDP" in c.detail
     assert rep.verdict == "fail"
 
 
