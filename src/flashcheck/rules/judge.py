@@ -43,7 +43,8 @@ def check_program(board: Board, part: Part) -> Check | None:
         return Check("page program", True, f"host writes up to {board.program_bytes} bytes per 0x02; {part.name} 0x{op:02X} programs {page}", src)
     ok = most >= board.program_bytes
     detail = f"host writes up to {board.program_bytes} bytes per 0x02; {part.name} 0x{op:02X} writes {most} byte{'s' if most > 1 else ''}"
-    return Check("page program", ok, detail + ("" if ok else ", so the rest of each write is lost"), src)
+    return Check("page program", ok, detail + ("" if ok else ", so the rest of each write is lost"), src,
+                 headline="" if ok else f"0x{op:02X} writes {most} byte{'s' if most > 1 else ''}, the host up to {board.program_bytes}")
 
 
 def unstated(board: Board) -> list[Check]:
@@ -61,10 +62,12 @@ def unstated(board: Board) -> list[Check]:
             why, src = board.not_applicable[name]
             out.append(Check(label, True, f"not applicable to {board.name}: {why}", [f"board: {src}" if src else where]))
         elif name in board.not_known:
-            out.append(Check(label, None, f"{board.name} requirement not known ({kind.what}): {board.not_known[name]}", [where]))
+            out.append(Check(label, None, f"{board.name} requirement not known ({kind.what}): {board.not_known[name]}", [where],
+                             headline=f"{board.name} does not know {kind.what}"))
         else:
             out.append(Check(label, None, f"board profile {board.name} does not state {kind.what} (rule {name}, "
-                             "not_applicable or not_known)", [where + (f" ({board.where})" if board.where else "")]))
+                             "not_applicable or not_known)", [where + (f" ({board.where})" if board.where else "")],
+                             headline=f"{board.name} does not state {kind.what}"))
     return out
 
 
