@@ -227,13 +227,15 @@ def migrate(engine, upto: int = SCHEMA_VERSION) -> int:
 
 
 def _sqlite_path(url: str) -> Path | None:
-    u = _parse_url(url)
+    u = parse_url(url)
     if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
         return None
     return Path(u.database)
 
 
-def _parse_url(url: str):
+def parse_url(url: str):
+    """``url`` as a SQLAlchemy URL; a malformed one (a port that is not a
+    number too) is an InputError naming it, credentials hidden."""
     import sqlalchemy as sa
 
     try:
@@ -248,7 +250,7 @@ def check_url(url: str) -> None:
     """Refuse, before connecting, a store that could never keep a result:
     in memory (gone when the process exits), read-only, a directory, a
     backend other than SQLite and PostgreSQL, a port out of range."""
-    u = _parse_url(url)
+    u = parse_url(url)
     backend = u.get_backend_name()
     shown = display_url(url)
     if backend == "sqlite":
@@ -310,7 +312,7 @@ def open_engine(url: str):
         from sqlalchemy import event
     except ImportError:
         raise InputError("the results store needs SQLAlchemy 2: pip install 'sqlalchemy>=2'") from None
-    u = _parse_url(url)
+    u = parse_url(url)
     backend = u.get_backend_name()
     try:
         if backend == "sqlite":
@@ -613,7 +615,7 @@ def fetch(url: str | None, since: datetime | None = None) -> list[dict[str, Any]
     path = _sqlite_path(url)
     if path is not None and not path.exists():
         raise InputError(f"--db {url}: no such database file")
-    if path is None and _parse_url(url).get_backend_name() == "sqlite":
+    if path is None and parse_url(url).get_backend_name() == "sqlite":
         raise InputError(f"--db {display_url(url)}: an in-memory database holds no results; give the station's file")
     engine = open_engine(url)
     results, checks = _tables(sa, sa.MetaData())

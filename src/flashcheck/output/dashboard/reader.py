@@ -39,11 +39,7 @@ def open_readonly(url: str):
     """A SQLAlchemy engine on ``url`` that cannot write."""
     import sqlalchemy as sa
 
-    try:
-        u = sa.engine.make_url(url)
-        u.port  # noqa: B018 - a port that is not a number fails here
-    except (sa.exc.ArgumentError, ValueError) as exc:
-        raise InputError(f"--db {store.display_url(url)}: not a database URL ({exc})") from None
+    u = store.parse_url(url)
     backend = u.get_backend_name()
     shown = store.display_url(url)
     if backend == "sqlite":
