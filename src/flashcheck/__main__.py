@@ -1,5 +1,5 @@
 """``python -m flashcheck``: the same as the ``flashcheck`` command."""
 
-from flashcheck.cli import run
+from flashcheck.quick import run
 
 run()

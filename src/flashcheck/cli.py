@@ -13,9 +13,6 @@ import click
 from flashcheck import __version__
 from flashcheck.errors import EXIT_USAGE, FlashcheckError
 
-VERDICT_STYLE = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "unknown": ("UNKNOWN", "yellow")}
-
-
 # Commands that live in their own modules, imported only when run (or when
 # help lists them), so that `flashcheck check` starts fast.  Each value is
 # "module:attribute" under flashcheck.commands.
@@ -83,14 +80,15 @@ def main(ctx: click.Context, parts_dirs: tuple[Path, ...], boards_dirs: tuple[Pa
 def error_line(exc: Exception) -> str:
     """One line, whatever the message quotes (a file name, a cell, a URL
     with control characters or line breaks in it: shown, never run)."""
-    from flashcheck.output.text import printable
+    from flashcheck.output.text import error_line as line
 
-    return f"flashcheck: error: {printable(str(exc).strip())}"
+    return line(exc)
 
 
 def verdict_label(v: str) -> str:
-    label, colour = VERDICT_STYLE[v]
-    return click.style(f"{label:<7}", fg=colour, bold=True)
+    from flashcheck.output.checklines import verdict_label as label
+
+    return label(v, click.style)
 
 
 def emit_json(obj) -> None:
@@ -110,7 +108,7 @@ def check(app, mpns: tuple[str, ...], board: str, as_json: bool, explain: bool) 
     Example:
       flashcheck check W25Q128FVSIG S25FL127SABMFI101 --board imp003
     """
-    from flashcheck.output.text import printable
+    from flashcheck.output.checklines import query_width, result_line
     from flashcheck.rules import exit_code
 
     brd = app.board(board)
@@ -118,12 +116,9 @@ def check(app, mpns: tuple[str, ...], board: str, as_json: bool, explain: bool) 
     if as_json:
         emit_json({"board": brd.name, "results": [r.to_json() for r in results]})
     else:
-        # part names, reasons and sources come from files and tables: control characters shown, never run
-        width = max(len(printable(q)) for q in mpns)
+        width = query_width(mpns)
         for r in results:
-            who = printable(r.who())
-            tag = "" if r.curated else click.style(" [uncurated]", fg="magenta")
-            click.echo(f"{verdict_label(r.verdict)} {printable(r.query):<{width}}  {who}{tag}: {printable(r.headline)}")
+            click.echo(result_line(r, width, click.style))
             if explain:
                 from flashcheck.output.terminal import echo_checks
 

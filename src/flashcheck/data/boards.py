@@ -4,22 +4,22 @@ user directories (a user's board overrides a built-in of the same name)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from flashcheck.record import field, record
 from pathlib import Path
-from typing import Any
 
 from flashcheck.data import resources
 from flashcheck.data.cache import Cache
 from flashcheck.errors import InputError
 from flashcheck.data.parts import Source
 from flashcheck.units import parse_size
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
     from flashcheck.data.yamlio import Located
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rule:
     kind: str  # a key of flashcheck.rules.kinds.kinds(): erase, voltage, capacity, ...
     params: dict[str, Any]
@@ -28,7 +28,7 @@ class Rule:
     where: str | None = None
 
 
-@dataclass
+@record
 class Board:
     name: str
     title: str
@@ -136,15 +136,15 @@ class BoardsDB:
     @classmethod
     def load(cls, extra_dirs: tuple[Path, ...] = ()) -> "BoardsDB":
         schema = resources.boards_dir() / "schema.json"
-        cache = Cache("boards")
         boards: dict[str, Board] = {}
         for directory in (resources.boards_dir(), *extra_dirs):
             if not directory.is_dir():
                 raise InputError(f"{directory}: no such boards directory")
+            cache = Cache("boards", directory)
             for path in sorted(directory.glob("*.yaml")):
                 board = cache.get(path, schema, lambda p=path: _load_file(p, schema))
                 boards[board.name] = board
-        cache.save()
+            cache.save()
         return cls(boards)
 
     def get(self, name: str) -> Board:

@@ -2,25 +2,28 @@
 
 Validating YAML against a JSON Schema needs jsonschema, whose import alone
 costs more than the whole offline check may take.  Parsed results are kept
-in one pickle per user, keyed by each file's path, size and modification
-time and by flashcheck's version; a file is validated again only when it
-changes.  Set ``FLASHCHECK_CACHE_DIR`` to move it, or to ``off`` to disable.
+in one pickle per user and data directory (the built-in ``parts/`` is not
+slowed by the user's own directories), keyed by each file's path, size and
+modification time and by flashcheck's version; a file is validated again
+only when it changes, and entries of files that are gone are dropped.  Set ``FLASHCHECK_CACHE_DIR`` to move it, or to ``off`` to disable.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from pathlib import Path
-from typing import Any, Callable
 
 from flashcheck import __version__
 
-_FORMAT = 1
+TYPE_CHECKING = False  # typing is not imported at run time: the offline check starts faster
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+_FORMAT = 2  # 2: records are flashcheck.record classes, one cache file per directory
 
 
-def cache_path(kind: str) -> Path | None:
+def cache_path(kind: str, directory: Path | None = None) -> Path | None:
     env = os.environ.get("FLASHCHECK_CACHE_DIR")
     if env == "off":
         return None
@@ -28,7 +31,12 @@ def cache_path(kind: str) -> Path | None:
         base = Path(env)
     else:
         base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flashcheck"
-    return base / f"{kind}-{__version__}.pickle"
+    if directory is None:
+        return base / f"{kind}-{__version__}.pickle"
+    import zlib
+
+    tag = f'{zlib.crc32(str(directory).encode("utf-8", "surrogateescape")):08x}'
+    return base / f"{kind}-{__version__}-{tag}.pickle"
 
 
 def _stamp(path: Path, schema: Path) -> tuple:
@@ -38,8 +46,10 @@ def _stamp(path: Path, schema: Path) -> tuple:
 
 
 class Cache:
-    def __init__(self, kind: str):
-        self.path = cache_path(kind)
+    """Parsed files of one data directory."""
+
+    def __init__(self, kind: str, directory: Path):
+        self.path = cache_path(kind, directory.resolve())
         self.entries: dict[str, tuple[tuple, Any]] = {}
         self.dirty = False
         if self.path is not None:
@@ -65,6 +75,7 @@ class Cache:
     def save(self) -> None:
         if not self.dirty or self.path is None:
             return
+        self.entries = {k: v for k, v in self.entries.items() if os.path.exists(k)}
         _write(self.path, self.entries)
 
 
@@ -91,6 +102,8 @@ def save_value(kind: str, stamp: Any, value: Any) -> None:
 def _write(path: Path, value: Any) -> None:
     """Pickle ``value`` to ``path`` atomically; a read-only home is no reason
     to fail a check, so errors are ignored."""
+    import tempfile
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")

@@ -10,9 +10,8 @@ no candidates and a list of suggestions.
 
 from __future__ import annotations
 
-import difflib
 import re
-from dataclasses import dataclass, field
+from flashcheck.record import field, record
 from pathlib import Path
 
 from flashcheck.data import resources
@@ -79,7 +78,7 @@ def strip_decorations(query: str) -> tuple[str, list[str]]:
     return code, removed
 
 
-@dataclass
+@record
 class Match:
     query: str
     parts: list[Part]
@@ -118,11 +117,11 @@ class PartsDB:
     @classmethod
     def load(cls, extra_dirs: tuple[Path, ...] = ()) -> "PartsDB":
         schema = resources.parts_dir() / "schema.json"
-        cache = Cache("parts")
         layers: list[list[Part]] = []
         for directory in (resources.parts_dir(), *extra_dirs):
             if not directory.is_dir():
                 raise InputError(f"{directory}: no such parts directory")
+            cache = Cache("parts", directory)
             layer: list[Part] = []
             seen: dict[str, str] = {}
             for path in _part_files(directory):
@@ -132,7 +131,7 @@ class PartsDB:
                     seen[part.name] = part.source.where or str(path)
                     layer.append(part)
             layers.append(layer)
-        cache.save()
+            cache.save()
         merged: dict[str, Part] = {}
         for layer in layers:  # later layers (user directories) override
             for part in layer:
@@ -221,6 +220,8 @@ class PartsDB:
     def suggest(self, q: str, count: int = 3) -> list[str]:
         names = list(self.by_name)
         prefix = sorted((n for n in names if q.startswith(n) and len(n) >= 5), key=len, reverse=True)
+        import difflib
+
         close = difflib.get_close_matches(q, names, n=count, cutoff=0.6)
         # an order code is a family name plus suffixes: compare like with like
         heads = sorted(

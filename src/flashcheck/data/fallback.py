@@ -10,18 +10,19 @@ costs about a second.
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import importlib.util
 import pickle
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from flashcheck import record as records
+from flashcheck.record import field, record
 from flashcheck.data.cache import load_value, save_value
 from flashcheck.data.database import _HEX_ID, Match, normalise
 from flashcheck.data.parts import EraseOp, Layout, Part, Region, Source
+
+TYPE_CHECKING = False  # typing is not imported at run time: the offline check starts faster
+if TYPE_CHECKING:
+    from typing import Any
 
 # nearest names are ranked on the first 32 characters of a code: past the
 # longest name in the tables extra characters only add cost, never change the ranking
@@ -148,7 +149,7 @@ def part_from_flash(flash: Any, spiflash: Any) -> Part | None:
 _INDEX_FORMAT = 2
 
 
-@dataclass
+@record
 class Index:
     version: str
     names: dict[str, list[int]]  # normalised exact names -> chips
@@ -163,12 +164,14 @@ class Index:
         part = pickle.loads(self.blobs[i])
         if name and name != part.name:
             others = tuple(n for n in (part.name, *part.aliases) if n != name)
-            part = dataclasses.replace(part, name=name, aliases=others)
+            part = records.replace(part, name=name, aliases=others)
         return part
 
 
 def _stamp() -> tuple | None:
     """spiflash's installed data files (size, mtime), found without importing it."""
+    import importlib.util
+
     spec = importlib.util.find_spec("spiflash")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -257,6 +260,8 @@ def resolve(match: Match) -> Match:
         how = "name prefix (spiflash)" if note else "family name (spiflash)"
     if not parts:
         if not match.suggestions and not m:
+            import difflib
+
             match.suggestions = difflib.get_close_matches(q[:_NEAREST_CHARS], idx.nearest, n=3, cutoff=0.6)
         return match
     out = Match(match.query, parts, how, note=note, suggestions=match.suggestions)
@@ -283,7 +288,7 @@ def others_with_id(match: Match, db: Any) -> Match:
     for part in by_jedec(idx, match.parts[0].jedec_id):
         names = [n for n in (part.name, *part.aliases) if "." not in n and not _covered(db, n)]
         if names and part.capacity in {p.capacity for p in match.parts}:
-            extra.append(dataclasses.replace(part, name=names[0], aliases=tuple(names[1:])))
+            extra.append(records.replace(part, name=names[0], aliases=tuple(names[1:])))
     if extra:
         match.parts = match.parts + extra
         listed = "; ".join(f"{p.name} (also {', '.join(p.aliases)})" if p.aliases else p.name for p in extra)

@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from flashcheck.record import field, record
 
-from typing import TYPE_CHECKING
 
 from flashcheck.units import format_size, parse_size
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
     from flashcheck.data.yamlio import Located
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Source:
     """Where a fact comes from: a datasheet (title, revision) or a table."""
 
@@ -47,7 +47,7 @@ class Source:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Region:
     start: int
     end: int  # exclusive
@@ -59,7 +59,7 @@ class Region:
         return f"{format_addr(self.start)}-{format_addr(self.end - 1)}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EraseOp:
     opcode: int
     regions: tuple[Region, ...]
@@ -81,7 +81,7 @@ class EraseOp:
         return next(iter(self.sizes)) if covered == capacity else None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Layout:
     """The erase commands of one configuration."""
 
@@ -92,7 +92,7 @@ class Layout:
     capacity: int | None = None  # where this configuration's array differs from the family's
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OrderCode:
     """An order-code pattern.  Compiled on first use, and only tried on
     codes that start with its literal prefix, so a look-up compiles one or
@@ -217,7 +217,7 @@ def _compile(text: str) -> re.Pattern:
     return re.compile(text, re.IGNORECASE)
 
 
-@dataclass
+@record
 class Part:
     name: str
     manufacturer: str

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re as _re
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time: the offline check starts faster
+if TYPE_CHECKING:
+    from typing import Any
 
 #: How a check's outcome is marked in plain text: ok, not ok, unknown.
 MARKS = {True: "ok ", False: "NOT", None: "?  "}
@@ -78,3 +81,10 @@ def csv_cell(cell: Any) -> Any:
     if isinstance(cell, str):
         cell = printable(cell, newlines=True)
     return inert(cell)
+
+
+def error_line(exc: BaseException) -> str:
+    """The one line an error is reported in, whatever the message quotes (a
+    file name, a cell, a URL with control characters or line breaks in it:
+    shown, never run)."""
+    return f"flashcheck: error: {printable(str(exc).strip())}"

@@ -4,14 +4,16 @@ in."""
 
 from __future__ import annotations
 
-from typing import Callable
-
 from flashcheck.data.boards import Rule
 from flashcheck.data.parts import Layout, Part
 from flashcheck.rules.verdict import Check
 
-#: judge(layout) -> (ok, detail, evidence) or (ok, detail, evidence, headline)
-LayoutJudge = Callable[[Layout], "tuple[bool | None, str, list[str]] | tuple[bool | None, str, list[str], str]"]
+TYPE_CHECKING = False  # typing is not imported at run time: the offline check starts faster
+if TYPE_CHECKING:
+    from typing import Callable
+
+    #: judge(layout) -> (ok, detail, evidence) or (ok, detail, evidence, headline)
+    LayoutJudge = Callable[[Layout], "tuple[bool | None, str, list[str]] | tuple[bool | None, str, list[str], str]"]
 
 
 def cite_part(part: Part) -> str:

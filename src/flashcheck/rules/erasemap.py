@@ -3,13 +3,13 @@ erase sizes (and opcodes) that work there; and a terminal drawing of it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from flashcheck.record import record
 
 from flashcheck.data.parts import Layout
 from flashcheck.units import format_addr, format_size
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Segment:
     start: int
     end: int  # exclusive

@@ -10,18 +10,20 @@ evidence behind it, and the verdict follows from the checks.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
+from flashcheck import record as records
+from flashcheck.record import field, record
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
     from flashcheck.data.database import Match
     from flashcheck.data.parts import Part
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 
 
-@dataclass
+@record
 class Check:
     rule: str
     ok: bool | None
@@ -39,7 +41,7 @@ class Check:
                 "sources": self.sources, "evidence": self.evidence}
 
 
-@dataclass
+@record
 class Result:
     query: str
     verdict: str
@@ -133,7 +135,7 @@ def merge_candidates(what: str, per_part: list[tuple[Part, list[Check]]], note: 
     ident = Check("identify", True, f"{what} {len(per_part)} parts: {names}")
     if len(verdicts) == 1:
         first = per_part[0][1]
-        checks = [ident] + [dataclasses.replace(c, detail=c.detail + f" (same for {names})") for c in first]
+        checks = [ident] + [records.replace(c, detail=c.detail + f" (same for {names})") for c in first]
         if note:
             checks.insert(1, Check("identify", None, note))
         return checks

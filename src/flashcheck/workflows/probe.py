@@ -18,8 +18,9 @@ Steps, each usable on its own by other workflows (erase test, station):
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
+
+from flashcheck import record as records
 from typing import Any
 
 from flashcheck.app import App
@@ -218,15 +219,15 @@ def fill_from_sfdp(part: Part, layout: Layout, facts: ChipFacts) -> tuple[Part, 
                 mx = m
         if (typ, mx) != (op.typ_ms, op.max_ms):
             filled.append(f"0x{op.opcode:02X} erase time typ {typ} ms, max {mx} ms from the chip's SFDP")
-        ops.append(dataclasses.replace(op, typ_ms=typ, max_ms=mx))
-    new_layout = dataclasses.replace(layout, erase=tuple(ops))
+        ops.append(records.replace(op, typ_ms=typ, max_ms=mx))
+    new_layout = records.replace(layout, erase=tuple(ops))
     page_size = part.page_size or facts.sfdp.page_size
     if page_size != part.page_size:
         filled.append(f"page size {page_size} from the chip's SFDP")
     layouts = tuple(new_layout if lay is layout else lay for lay in part.layouts)
     if layout not in part.layouts:
         layouts = (new_layout,)
-    new_part = dataclasses.replace(part, layouts=layouts, page_size=page_size, notes=part.notes + tuple(filled))
+    new_part = records.replace(part, layouts=layouts, page_size=page_size, notes=part.notes + tuple(filled))
     return new_part, new_layout, filled
 
 

@@ -9,10 +9,11 @@ kind is one module here, its line in :data:`KINDS`, and its entry in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from flashcheck.record import record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Callable
     from flashcheck.data.boards import Board, Rule
     from flashcheck.data.parts import Layout, Part
     from flashcheck.data.yamlio import Located
@@ -23,7 +24,7 @@ def no_params(doc: Located, raw: dict[str, Any], keys: tuple) -> dict[str, Any]:
     return {}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RuleKind:
     name: str
     judge: Callable[[Rule, Part, tuple[Layout, ...], Board], list[Check]]
