@@ -74,7 +74,9 @@ def test_route2_extended_id_that_names_one_part_still_narrows(run):
 
 @pytest.mark.parametrize("board", ["cc3200", "imp004m", "imp005", "imp006"])
 def test_route3_power_up_locked_part_never_passes(run, board):
-    _, r = result(run, board, "SST26VF064B")
+    # SST26VF032B: its power-up block protection is read in the library's datasheet; the
+    # SST26VF064B's was not read in any source (issue 13), so it no longer shows this route.
+    _, r = result(run, board, "SST26VF032B")
     assert r["verdict"] != "pass"
     assert check(r, "power-up protection")["ok"] is False
 

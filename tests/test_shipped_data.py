@@ -96,8 +96,11 @@ def test_sst26_block_erase_is_not_64k_everywhere_and_protected_at_power_up(run):
     assert rule(r, "erase 4 KiB")["ok"] is True
     e64 = rule(r, "erase 64 KiB")
     assert e64["ok"] is False and "0x000000-0x00FFFF" in e64["detail"] and "0x7F0000-0x7FFFFF" in e64["detail"]
+    # The block-protection state at power-up was not read in any source of the SST26VF064B
+    # datasheet (issue 13), so the power-up check is unknown, not a fail; the verdict still
+    # fails on the 64 KB erase.
     pu = rule(r, "power-up protection")
-    assert pu["ok"] is False and "0x98" in pu["detail"]
+    assert pu["ok"] is None
 
 
 @pytest.mark.parametrize("name", ["W25Q128JW", "N25Q128A11", "AT25SL128A", "MX25U12835F", "GD25LQ64C", "MT25QU128ABA"])
