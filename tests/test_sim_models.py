@@ -229,6 +229,7 @@ EXPECTED = {
     "GD25Q64C": ("pass", "uniform 4 KB / 64 KB, 2.7-3.6 V"),
     "GD25Q128C": ("pass", "uniform 4 KB / 64 KB, 2.7-3.6 V"),
     "GD25Q32C": ("pass", "uniform 4 KB / 64 KB, 2.7-3.6 V"),
+    "GD25Q16C": ("pass", "uniform 4 KB / 64 KB, 2.7-3.6 V, 2 MiB is enough"),
     "MX25L12835F": ("pass", "uniform 4 KB / 64 KB, 2.7-3.6 V"),
     "MX25L3206E": ("pass", "uniform 20h 4 KB, 52h/D8h 64 KB, 2.7-3.6 V"),
     "MX25L3205D": ("pass", "uniform 20h 4 KB, D8h 64 KB, 2.7-3.6 V"),

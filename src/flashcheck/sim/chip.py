@@ -55,7 +55,7 @@ class OpRecord:
     size: int  # bytes affected (0 when nothing happened)
     busy_s: float  # busy time given (typical x time_scale)
     typ_ms: float
-    result: str  # "done", "pending", "ignored", "no-wel", "protected", "interrupted"
+    result: str  # "done", "pending", "ignored", "no-wel", "protected", "interrupted", "not-executed"
 
 
 @dataclass
@@ -418,6 +418,8 @@ class SimChip:
             return self._chip_erase(out, readlen)
         for r in self.model.registers:
             if r.write is not None and r.write == op:
+                if self.model.write_status_bytes is not None and len(out) > 2:
+                    return self._not_executed(op, readlen)  # CS# must rise after the one data byte
                 return self._write_registers(op, (r.name,), out[1:2], readlen)
         return b"\xff" * readlen
 
@@ -573,9 +575,23 @@ class SimChip:
             self.wel = False
 
     def _wrsr(self, out: bytes, readlen: int) -> bytes:
-        return self._write_registers(0x01, self.model.write_registers, out[1:], readlen)
+        m = self.model
+        values = out[1:]
+        if values and m.write_status_bytes is not None and len(values) not in m.write_status_bytes:
+            return self._not_executed(0x01, readlen)
+        clears = {}
+        if 0 < len(values) < len(m.write_registers):  # CS# raised early: the 25X-compatible form
+            clears = {n: m.short_write_clears.get(n, 0) for n in m.write_registers[len(values):]}
+        return self._write_registers(0x01, m.write_registers, values, readlen, clears)
 
-    def _write_registers(self, op: int, names: tuple[str, ...], values: bytes, readlen: int) -> bytes:
+    def _not_executed(self, op: int, readlen: int) -> bytes:
+        """A register write whose CS# rose after a data byte count the
+        datasheet does not allow: nothing changes (WEL stays as it was)."""
+        self._refuse(op, 0, "not-executed", False)
+        return b"\xff" * readlen
+
+    def _write_registers(self, op: int, names: tuple[str, ...], values: bytes, readlen: int,
+                         clears: dict[str, int] | None = None) -> bytes:
         if not self.wel:
             self._refuse(op, 0, "no-wel", False)
             return b"\xff" * readlen
@@ -591,6 +607,9 @@ class SimChip:
             plain = r.writable & ~r.otp
             new = (old & ~plain) | (value & plain) | (value & r.otp)
             self.regs[name] = new & 0xFF
+        for name, mask in (clears or {}).items():
+            r = self.model.register(name)
+            self.regs[name] &= ~(mask & ~r.otp) & 0xFF
         self._sfdp_cache.clear()
         self._save_nv()
         self._start(op, 0, 0, self.model.write_status, lambda f: None)

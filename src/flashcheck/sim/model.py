@@ -37,6 +37,15 @@ Schema (sizes accept ``parse_size`` forms: ``4096``, ``"4 KiB"``,
       - {name: SR1, read: 0x05, value: 0x00, writable: 0x7C}
       - {name: SR2, read: 0x35, value: 0x00, writable: 0x43, nonvolatile: true}
     write_registers: [SR1, SR2]    # what the bytes after 0x01 go to
+    write_status_bytes: [1, 2]     # optional: 0x01 runs only when CS# rises
+                                   # after this many data bytes (a register's
+                                   # own write opcode: after one); any other
+                                   # count is not executed.  Default: any
+                                   # count, bytes past write_registers ignored
+    short_write_clears: {SR2: 0x42}   # optional: 0x01 with fewer bytes than
+                                   # write_registers clears these bits of the
+                                   # registers it did not write (GD25Q16C,
+                                   # W25Q80DV: CMP and QE)
     protection:                    # optional
       kind: bp                     # bp: status-register block protect
       register: SR1
@@ -182,6 +191,10 @@ class ChipModel:
     detect: tuple[Detect, ...] = ()
     registers: tuple[RegisterDef, ...] = ()
     write_registers: tuple[str, ...] = ("SR1",)
+    #: data byte counts 0x01 accepts (None: any); others are not executed
+    write_status_bytes: tuple[int, ...] | None = None
+    #: register -> bits a 0x01 shorter than ``write_registers`` clears in it
+    short_write_clears: dict[str, int] = field(default_factory=dict)
     protection: Protection | None = None
     unique_id: tuple[int, int] | None = None  # (dummy bytes, length)
     res_id: int | None = None
@@ -314,7 +327,7 @@ _TOP_KEYS = {
     "write_status", "chip_erase", "erase", "regions", "configurations", "registers",
     "write_registers", "protection", "unique_id", "res_id", "sfdp", "real", "source",
     "erase_sizes", "jedec_id_by_config", "busy_bits", "power_down", "asleep", "soft_reset",
-    "error_bits", "suspend", "four_byte_opcodes",
+    "error_bits", "suspend", "four_byte_opcodes", "write_status_bytes", "short_write_clears",
 }
 
 
@@ -450,6 +463,23 @@ def _registers(d: dict, where: str) -> tuple[tuple[RegisterDef, ...], tuple[str,
     if not isinstance(wregs, list) or any(w not in names for w in wregs):
         raise _err(f"{where}.write_registers", f"must name registers among {names}")
     return tuple(regs), tuple(wregs)
+
+
+def _write_status_form(d: dict, where: str, wregs: tuple[str, ...]) -> dict[str, Any]:
+    """``write_status_bytes`` and ``short_write_clears`` (see the schema)."""
+    out: dict[str, Any] = {}
+    counts = d.get("write_status_bytes")
+    if counts is not None:
+        w = f"{where}.write_status_bytes"
+        if not isinstance(counts, list) or not counts:
+            raise _err(w, "expected a list of data byte counts")
+        out["write_status_bytes"] = tuple(_int(c, w, 1, len(wregs)) for c in counts)
+    clears = d.get("short_write_clears")
+    if clears is not None:
+        w = f"{where}.short_write_clears"
+        _mapping(clears, w, set(wregs[1:]))
+        out["short_write_clears"] = {k: _int(v, f"{w}.{k}", 0, 0xFF) for k, v in clears.items()}
+    return out
 
 
 def _bit(p: dict, key: str, w: str, names: list[str]) -> tuple[str, int] | None:
@@ -653,6 +683,7 @@ def model_from_dict(d: Any, where: str = "model", base_dir: str | None = None) -
         detect=detect,
         registers=regs,
         write_registers=wregs,
+        **_write_status_form(d, where, wregs),
         protection=prot,
         unique_id=uid,
         res_id=None if d.get("res_id") is None else _int(d["res_id"], f"{where}.res_id"),

@@ -19,6 +19,7 @@ from flashcheck.chip.vendors.base import (
     WpBits,
     decode_bp_range,
 )
+from flashcheck.chip.vendors.gigadevice import GIGADEVICE
 from flashcheck.chip.vendors.macronix import MACRONIX
 from flashcheck.chip.vendors.micron import MICRON
 from flashcheck.chip.vendors.spansion import SPANSION
@@ -26,7 +27,7 @@ from flashcheck.chip.vendors.sst import SST, SST26_BPR_BYTES
 from flashcheck.chip.vendors.winbond import WINBOND
 
 #: Every vendor with quirks, tried in order; the first that claims an ID wins.
-VENDORS: tuple[Vendor, ...] = (WINBOND, MACRONIX, SPANSION, SST, MICRON)
+VENDORS: tuple[Vendor, ...] = (WINBOND, GIGADEVICE, MACRONIX, SPANSION, SST, MICRON)
 GENERIC = Vendor()
 
 __all__ = [

@@ -38,6 +38,9 @@ class WpBits:
     srp: Bit | None = None
     #: opcode writing each register in one byte (SR1 by 0x01 always)
     writes: dict[str, int] = field(default_factory=lambda: {"SR1": 0x01})
+    #: registers 0x01 writes together, one data byte each in this order
+    #: (Winbond's 16-bit form: SR1 then SR2); empty: one write per register
+    joint: tuple[str, ...] = ()
 
     @property
     def sr1_bp_mask(self) -> int:
@@ -195,22 +198,33 @@ class Vendor:
         by_name = state.registers
         self._write_bits(nor, bits, {b: bool(by_name.get(b.register, 0) & b.mask) for b in bits.all_bits()})
 
-    @staticmethod
-    def _write_bits(nor: SpiNor, bits: WpBits, want: dict[Bit, bool]) -> None:
-        by_reg: dict[str, list[tuple[Bit, bool]]] = {}
-        for b, on in want.items():
-            by_reg.setdefault(b.register, []).append((b, on))
-        for name, items in by_reg.items():
+    def _write_bits(self, nor: SpiNor, bits: WpBits, want: dict[Bit, bool]) -> None:
+        """Set each bit of ``want`` on or off, every other bit of its register
+        as read: the registers of ``bits.joint`` in one 0x01, the others each
+        by its own opcode.  The caller reads the result back."""
+        joint = bits.joint if any(b.register in bits.joint for b in want) else ()
+        values = self._wanted_values(nor, bits, want, names=joint)
+        if joint:
+            _write_register(nor, 0x01, bytes(values.pop(n) for n in joint))
+        for name, value in values.items():
             op = bits.writes.get(name)
-            if op is None:
-                continue  # OTP or not writable one-by-one: left as it is
-            value = nor.command(items[0][0].read, readlen=1)[0]
-            for b, on in items:
-                value = value | b.mask if on else value & ~b.mask
-            value &= ~0x03 if name == "SR1" else 0xFF  # WIP/WEL are read-only
-            nor.write_enable()
-            nor.command(op, bytes([value]))
-            nor.wait_ready(2.0, opcode=op)
+            if op is not None:  # else OTP or not writable one-by-one: left as it is
+                _write_register(nor, op, bytes([value]))
+
+    @staticmethod
+    def _wanted_values(nor: SpiNor, bits: WpBits, want: dict[Bit, bool],
+                       names: tuple[str, ...] = ()) -> dict[str, int]:
+        """register name -> its value now with ``want`` applied, for the
+        registers ``want`` touches (and every one of ``names``)."""
+        reads = {b.register: b.read for b in (*bits.all_bits(), *([bits.srp] if bits.srp else []))}
+        out: dict[str, int] = {}
+        for name in (*[b.register for b in want], *names):
+            if name not in out:
+                out[name] = nor.command(reads[name], readlen=1)[0] & (~0x03 if name == "SR1" else 0xFF) & 0xFF
+        for b, on in want.items():
+            if b.register in out:
+                out[b.register] = out[b.register] | b.mask if on else out[b.register] & ~b.mask
+        return out
 
     # -- addressing, reset, configuration -----------------------------------
 
@@ -230,6 +244,13 @@ class Vendor:
     def geometry(self, nor: SpiNor) -> Geometry | None:
         """The erase geometry configuration the chip's registers select."""
         return None
+
+
+def _write_register(nor: SpiNor, op: int, data: bytes) -> None:
+    """WREN, one status-register write, wait for it to finish."""
+    nor.write_enable()
+    nor.command(op, data)
+    nor.wait_ready(2.0, opcode=op)
 
 
 def reset_sequence(nor: SpiNor, *, settle_s: float = 50e-6) -> None:

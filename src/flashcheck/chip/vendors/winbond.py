@@ -1,7 +1,8 @@
-"""Winbond W25Q, and the families that copied its status registers
-(GigaDevice GD25Q, Adesto AT25SF): SR1 BP0-BP2, TB, SEC, SRP; SR2 (0x35)
-CMP, QE, SUS.  Range decoding as the W25Q128JV datasheet's tables 7.1.8
-(CMP=0) and 7.1.9 (CMP=1), the same as flashrom's ``decode_range_spi25``."""
+"""Winbond W25Q, and Adesto AT25SF, which copied its status registers:
+SR1 BP0-BP2, TB, SEC, SRP; SR2 (0x35) CMP, QE, SUS.  Range decoding as the
+W25Q128JV datasheet's tables 7.1.8 (CMP=0) and 7.1.9 (CMP=1), the same as
+flashrom's ``decode_range_spi25``.  (GigaDevice GD25Q has the same bits but
+not the same status writes: :mod:`flashcheck.chip.vendors.gigadevice`.)"""
 
 from __future__ import annotations
 
@@ -19,12 +20,19 @@ WINBOND_BITS = WpBits(
     cmp=Bit(0x35, 0x40, "SR2"),
     srp=Bit(0x05, 0x80),
     writes={"SR1": 0x01, "SR2": 0x31},
+    # 0x01 with two bytes writes SR1 and SR2 on every W25Q: the only way on
+    # W25Q80DV, which has no 0x31 ("Write Status Register (01h)": CS# high
+    # after the eighth or sixteenth bit; after the eighth CMP, QE and SRP1
+    # are cleared); kept for compatibility by W25Q128FV (8.2.5, "backward
+    # compatible ... Status Register-1&2 can be written using a single
+    # Write Status Register-1 (01h)") and its successors.
+    joint=("SR1", "SR2"),
 )
 
 
 class Winbond(Vendor):
-    name = "Winbond/GigaDevice/Adesto AT25SF"
-    ids = (0xEF, 0xC8)
+    name = "Winbond/Adesto AT25SF"
+    ids = (0xEF,)
     wp_bits = WINBOND_BITS
     soft_reset = True
 
@@ -33,21 +41,6 @@ class Winbond(Vendor):
             return True
         # Adesto AT25SF (family code 100 in byte 2); not the AT45DB DataFlash
         return len(raw_id) > 1 and raw_id[0] == 0x1F and raw_id[1] >> 5 == 0b100
-
-    @staticmethod
-    def _write_bits(nor: SpiNor, bits: WpBits, want: dict[Bit, bool]) -> None:
-        # 0x01 with two bytes writes SR1 and SR2 on every Winbond W25Q
-        # (W25Q80DV has no 0x31) and on GigaDevice/Adesto alike.
-        sr1 = nor.command(0x05, readlen=1)[0] & ~0x03
-        sr2 = nor.command(0x35, readlen=1)[0]
-        for b, on in want.items():
-            if b.register == "SR1":
-                sr1 = sr1 | b.mask if on else sr1 & ~b.mask
-            else:
-                sr2 = sr2 | b.mask if on else sr2 & ~b.mask
-        nor.write_enable()
-        nor.command(0x01, bytes([sr1 & 0xFF, sr2 & 0xFF]))
-        nor.wait_ready(2.0, opcode=0x01)
 
     def four_byte_mode(self, nor: SpiNor) -> bool | None:
         # SR3 bit 0 ADS (W25Q256JV 7.1.13): current address mode
