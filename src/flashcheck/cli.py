@@ -12,6 +12,7 @@ import click
 
 from flashcheck import __version__
 from flashcheck.errors import EXIT_USAGE, FlashcheckError
+from flashcheck.output.text import error_line
 
 # Commands that live in their own modules, imported only when run (or when
 # help lists them), so that `flashcheck check` starts fast.  Each value is
@@ -75,14 +76,6 @@ def main(ctx: click.Context, parts_dirs: tuple[Path, ...], boards_dirs: tuple[Pa
     from flashcheck.app import App
 
     ctx.obj = App(parts_dirs, boards_dirs, fallback=not no_fallback)
-
-
-def error_line(exc: Exception) -> str:
-    """One line, whatever the message quotes (a file name, a cell, a URL
-    with control characters or line breaks in it: shown, never run)."""
-    from flashcheck.output.text import error_line as line
-
-    return line(exc)
 
 
 def verdict_label(v: str) -> str:
